@@ -1,0 +1,8 @@
+//! The value types a config is made of.
+
+pub mod auto;
+pub mod builtin;
+pub mod net;
+pub mod paths;
+pub mod units;
+pub mod serialize;

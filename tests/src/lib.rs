@@ -1,0 +1,1 @@
+//! Shared fixtures for the workspace's cross-crate tests (in `tests/tests/`).
