@@ -307,11 +307,16 @@ impl<T: Resolve> Resolve for Vec<T> {
     }
 }
 
-/// One-or-many values resolve to a plain list: the resolved form does not care which was written.
+/// One-or-many values keep their shape (so structs without a separate resolved form can hold
+/// them); their `Serialize` form, which templates see, is always a list.
 impl<T: Resolve> Resolve for crate::types::auto::OneOrMany<T> {
-    type Output = Vec<T::Output>;
+    type Output = crate::types::auto::OneOrMany<T::Output>;
     fn resolve(&self, cx: &mut ResolveCx<'_>) -> Option<Self::Output> {
-        resolve_all(self.as_slice().iter(), cx)
+        use crate::types::auto::OneOrMany;
+        match self {
+            OneOrMany::One(v) => v.resolve(cx).map(OneOrMany::One),
+            OneOrMany::Many(items) => resolve_all(items.iter(), cx).map(OneOrMany::Many),
+        }
     }
 }
 

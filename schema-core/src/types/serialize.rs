@@ -36,11 +36,10 @@ impl<T: Serialize> Serialize for crate::types::auto::Auto<T> {
     }
 }
 
+/// Always a list: whoever consumes the serialized (resolved) form need not handle both shapes.
+/// The document form, which keeps the written shape, is [`Schema::to_json`].
 impl<T: Serialize> Serialize for crate::types::auto::OneOrMany<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            crate::types::auto::OneOrMany::One(v) => v.serialize(serializer),
-            crate::types::auto::OneOrMany::Many(v) => v.serialize(serializer),
-        }
+        self.as_slice().serialize(serializer)
     }
 }
