@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Prepare a Debian 12 machine (as root) for developing and testing kres-manager.
+#
+# Idempotent: safe to run on every CI run and every session.
+#   1. apt: knot-resolver (kresd 5.6, kres-cache-gc), knot (knotd, a test upstream),
+#      knot-dnsutils (kdig), dnsperf, python3-venv -- `apt-get update` only when needed.
+#   2. a virtualenv at ${KRES_VENV:-/opt/kres-manager/venv} with supervisor 4.3.x, pytest
+#      and our supervisord-ext package (reinstalled every run, non-editable, so that edits
+#      in the work tree always take effect).
+#
+# Environment:
+#   KRES_VENV      where the virtualenv lives (default /opt/kres-manager/venv)
+#   KRES_PYTHON    the interpreter that creates the venv (default: python3 on PATH)
+#   KRES_SKIP_APT  set to 1 to skip the apt step (e.g. on a machine that is not Debian)
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${KRES_VENV:-/opt/kres-manager/venv}"
+PYTHON="${KRES_PYTHON:-python3}"
+
+APT_PACKAGES=(knot-resolver knot knot-dnsutils dnsperf python3-venv)
+# setuptools/wheel: our package is built without build isolation (no network for that).
+PY_REQUIREMENTS=("supervisor==4.3.*" "pytest" "setuptools>=61" "wheel")
+
+log() { printf '[setup-system] %s\n' "$*"; }
+
+# ---------------------------------------------------------------------------------------
+# 1. Debian packages
+# ---------------------------------------------------------------------------------------
+apt_step() {
+    if [[ "${KRES_SKIP_APT:-0}" == "1" ]]; then
+        log "KRES_SKIP_APT=1: skipping apt"
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        log "apt-get not found: this script targets Debian 12; skipping apt"
+        return 0
+    fi
+
+    local missing=() pkg status
+    for pkg in "${APT_PACKAGES[@]}"; do
+        status="$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)"
+        if [[ "$status" != "installed" ]]; then
+            missing+=("$pkg")
+        fi
+    done
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        log "apt packages already installed: ${APT_PACKAGES[*]}"
+        return 0
+    fi
+    log "apt packages missing: ${missing[*]}"
+
+    if [[ "$(id -u)" -ne 0 ]]; then
+        log "ERROR: installing apt packages needs root (run as root, or KRES_SKIP_APT=1)"
+        return 1
+    fi
+
+    export DEBIAN_FRONTEND=noninteractive
+    # Update the package lists only when apt does not know a candidate for some package
+    # (fresh machine, empty or stale lists).
+    local need_update=0 candidate
+    for pkg in "${missing[@]}"; do
+        candidate="$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+        if [[ -z "$candidate" || "$candidate" == "(none)" ]]; then
+            need_update=1
+            break
+        fi
+    done
+    if [[ $need_update -eq 1 ]]; then
+        log "running: apt-get update"
+        apt-get update
+    else
+        log "apt package lists already know every missing package: no apt-get update"
+    fi
+
+    log "running: apt-get install -y --no-install-recommends ${missing[*]}"
+    if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
+        # Lists may be stale (a package version no longer on the mirror): refresh once, retry.
+        log "install failed; running apt-get update and retrying once"
+        apt-get update
+        apt-get install -y --no-install-recommends "${missing[@]}"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------
+# 2. Python virtualenv
+# ---------------------------------------------------------------------------------------
+venv_step() {
+    if ! command -v "$PYTHON" >/dev/null 2>&1; then
+        log "ERROR: $PYTHON not found on PATH"
+        return 1
+    fi
+    local pyver
+    pyver="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    log "interpreter: $(command -v "$PYTHON") (Python $pyver)"
+
+    # Re-create the venv when it is missing or broken (e.g. its base interpreter vanished).
+    if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import pip' >/dev/null 2>&1; then
+        log "virtualenv exists: $VENV"
+    else
+        log "creating virtualenv: $VENV"
+        rm -rf "$VENV"
+        mkdir -p "$(dirname "$VENV")"
+        "$PYTHON" -m venv "$VENV"
+    fi
+
+    local pip=("$VENV/bin/python" -m pip --disable-pip-version-check --no-input)
+
+    # Third-party requirements: only touch the network when something is missing.
+    if "$VENV/bin/python" - <<'EOF' >/dev/null 2>&1
+import importlib.metadata as m
+v = m.version("supervisor")
+assert v.startswith("4.3."), v
+m.version("pytest")
+m.version("wheel")
+assert int(m.version("setuptools").split(".")[0]) >= 61
+EOF
+    then
+        log "supervisor $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("supervisor"))'), pytest, setuptools, wheel already installed"
+    else
+        log "running: pip install ${PY_REQUIREMENTS[*]}"
+        "${pip[@]}" install --quiet "${PY_REQUIREMENTS[@]}"
+    fi
+
+    # Our own package: always reinstall (non-editable) so work-tree edits take effect.
+    # Build in a temporary copy so no build/ or *.egg-info litter lands in the work tree.
+    local tmp
+    tmp="$(mktemp -d)"
+    # shellcheck disable=SC2064  # expand $tmp now
+    trap "rm -rf '$tmp'" EXIT
+    cp -r "$REPO_ROOT/supervisord-ext" "$tmp/supervisord-ext"
+    rm -rf "$tmp/supervisord-ext/build" "$tmp/supervisord-ext"/src/*.egg-info
+    log "running: pip install --no-deps --force-reinstall --no-build-isolation ./supervisord-ext"
+    "${pip[@]}" install --quiet --no-deps --force-reinstall --no-build-isolation \
+        "$tmp/supervisord-ext"
+
+    "$VENV/bin/python" -c 'import kres_supervisord_ext, kres_supervisord_ext.core, supervisor.options as o; print("[setup-system] import check ok: kres_supervisord_ext", kres_supervisord_ext.__version__, "with supervisor", o.VERSION)'
+}
+
+main() {
+    log "repo: $REPO_ROOT"
+    apt_step
+    venv_step
+    log "done: venv at $VENV (supervisord: $VENV/bin/supervisord)"
+}
+
+main "$@"
