@@ -86,7 +86,7 @@ def test_syslog_target(supervisord, tmp_path):
         pid = s.rpc.supervisor.getProcessInfo("sys")["pid"]
         assert any(m.startswith("<30>") and m.endswith(" sys[%d]: line 0 of sys" % pid)
                    for m in got), got
-        assert any(m.startswith("<27>") and m.endswith(" sys[%d]: to stderr" % pid)
+        assert any(m.startswith("<30>") and m.endswith(" sys[%d]: to stderr" % pid)
                    for m in got), got
         assert s.rpc.kres.tail("sys", 5)  # tail still kept
         time.sleep(0.1)

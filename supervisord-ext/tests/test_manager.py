@@ -164,3 +164,27 @@ def test_refuses_supervisor_with_unexpected_internals(supervisord):
         """, wait=False, python_args=["-c", launcher]))
     assert "kres_supervisord_ext cannot be loaded into supervisor" in out
     assert "[sd_notify] Subprocess._spawn_as_child is missing" in out
+
+
+def test_watchdog_pings_service_manager(supervisord, tmp_path):
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    systemd.bind(str(tmp_path / "systemd.sock"))
+    systemd.settimeout(3)
+    try:
+        supervisord("""
+            [program:plain]
+            command = /bin/sleep 60
+            startsecs = 0
+            stdout_logfile = NONE
+            stderr_logfile = NONE
+            """, extra_env={"NOTIFY_SOCKET": str(tmp_path / "systemd.sock"),
+                            "WATCHDOG_USEC": "200000"})
+        t0 = time.monotonic()
+        pings = 0
+        while pings < 4:
+            if systemd.recv(4096) == b"WATCHDOG=1":
+                pings += 1
+        # every WATCHDOG_USEC/2 = 0.1 s, although the main loop polls with a 1 s timeout
+        assert time.monotonic() - t0 < 0.9
+    finally:
+        systemd.close()

@@ -348,8 +348,9 @@ class Extension:
     def forward_sighup(self):
         process = self.manager_process()
         name = self.settings.manager_program
-        if process is not None and process.pid and process.state in (
-                ProcessStates.RUNNING, ProcessStates.STARTING):
+        # Only a RUNNING manager (READY=1 sent, if it is a notify program) gets it: before
+        # that it may not have a SIGHUP handler yet, and the default action would kill it.
+        if process is not None and process.pid and process.state == ProcessStates.RUNNING:
             try:
                 self.options.kill(process.pid, signal.SIGHUP)
                 self.logger.warn("kres: received SIGHUP: forwarded to the manager %s (pid %d) as "

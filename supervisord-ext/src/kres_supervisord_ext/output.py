@@ -51,7 +51,6 @@ class SyslogSink:
     name = "syslog"
     FACILITY_DAEMON = 3
     SEV_INFO = 6
-    SEV_ERR = 3
 
     def __init__(self, path="/dev/log"):
         self.path = path
@@ -59,7 +58,9 @@ class SyslogSink:
         self.warned = False
 
     def emit(self, prefix, pid, text, stderr=False):
-        pri = self.FACILITY_DAEMON * 8 + (self.SEV_ERR if stderr else self.SEV_INFO)
+        # Like journald for a service's stdout/stderr: both streams at "info" (kresd, for
+        # one, writes all its log messages to stderr).
+        pri = self.FACILITY_DAEMON * 8 + self.SEV_INFO
         stamp = time.strftime("%b %d %H:%M:%S", time.localtime())
         msg = "<%d>%s %s[%d]: %s" % (pri, stamp, prefix, pid, text)
         try:
