@@ -156,7 +156,6 @@ fn render_problem(out: &mut String, problem: &Problem, source: &dyn Fn(&str) -> 
         out.push('\n');
         return;
     };
-    let _ = writeln!(out, "  --> {span}");
     let line_text = span
         .file
         .as_deref()
@@ -165,6 +164,7 @@ fn render_problem(out: &mut String, problem: &Problem, source: &dyn Fn(&str) -> 
     if let Some(line_text) = line_text {
         let number = span.line.to_string();
         let gutter = " ".repeat(number.len());
+        let _ = writeln!(out, "{gutter}--> {span}");
         let shown: String = line_text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
         let width = shown.chars().count();
         let start = (span.column as usize).saturating_sub(1).min(width);
@@ -172,6 +172,8 @@ fn render_problem(out: &mut String, problem: &Problem, source: &dyn Fn(&str) -> 
         let _ = writeln!(out, "{gutter} |");
         let _ = writeln!(out, "{number} | {shown}");
         let _ = writeln!(out, "{gutter} | {}{}", " ".repeat(start), "^".repeat(len));
+    } else {
+        let _ = writeln!(out, " --> {span}");
     }
     out.push('\n');
 }

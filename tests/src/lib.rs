@@ -1,6 +1,7 @@
 //! Shared fixtures for the workspace's cross-crate tests (in `tests/tests/`), and the home of the
 //! doc tests of `docs/schema-dsl.md` (included below so its examples are compiled and run).
 
+pub mod agree;
 pub mod demo;
 
 #[doc = include_str!("../../docs/schema-dsl.md")]

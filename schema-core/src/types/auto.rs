@@ -36,7 +36,7 @@ impl<T: Schema> Schema for Auto<T> {
     fn map<'v>(value: &'v Value, cx: &mut MapCx<'v>) -> Option<Auto<T>> {
         match &value.kind {
             Kind::Str(s) if s == "auto" => Some(Auto::Auto),
-            Kind::Str(_) if !T::accepts(&value.kind) => {
+            kind if !T::accepts(kind) => {
                 cx.mismatch::<Auto<T>>(value);
                 None
             }

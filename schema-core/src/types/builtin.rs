@@ -59,6 +59,17 @@ macro_rules! integer_schema {
                             None
                         }
                     },
+                    // JSON has one number type: `3.0` is the integer 3 (as in JSON Schema).
+                    Kind::Float(x) if x.fract() == 0.0 && x.is_finite() => {
+                        let i = *x as i64;
+                        match <$t>::try_from(i) {
+                            Ok(v) if i as f64 == *x => Some(v),
+                            _ => {
+                                cx.error(&value.span, format!("{x} is out of range {}..={}", <$t>::MIN, <$t>::MAX));
+                                None
+                            }
+                        }
+                    }
                     _ => {
                         cx.mismatch::<$t>(value);
                         None
@@ -75,7 +86,7 @@ macro_rules! integer_schema {
                 "an integer".into()
             }
             fn accepts(kind: &Kind) -> bool {
-                matches!(kind, Kind::Int(_))
+                matches!(kind, Kind::Int(_)) || matches!(kind, Kind::Float(x) if x.fract() == 0.0)
             }
         }
         impl crate::constraint::RangeConstraint for $t {

@@ -97,16 +97,12 @@ impl fmt::Display for Port {
 
 impl Schema for Port {
     fn map<'v>(value: &'v Value, cx: &mut MapCx<'v>) -> Option<Port> {
-        match &value.kind {
-            Kind::Int(i) if (1..=65535).contains(i) => Some(Port(*i as u16)),
-            Kind::Int(i) => {
-                cx.error(&value.span, format!("{i} is out of range 1..=65535"));
+        match u16::map(value, cx)? {
+            0 => {
+                cx.error(&value.span, "0 is out of range 1..=65535");
                 None
             }
-            _ => {
-                cx.mismatch::<Port>(value);
-                None
-            }
+            port => Some(Port(port)),
         }
     }
     fn json_schema(_: &mut SchemaGen) -> Json {
@@ -119,7 +115,7 @@ impl Schema for Port {
         "a port number (1 to 65535)".into()
     }
     fn accepts(kind: &Kind) -> bool {
-        matches!(kind, Kind::Int(_))
+        u16::accepts(kind)
     }
 }
 
