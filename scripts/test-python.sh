@@ -14,6 +14,7 @@ if [[ ! -x "$PY" ]]; then
 fi
 
 cd "$REPO_ROOT/supervisord-ext"
+export PYTHONDONTWRITEBYTECODE=1
 status=0
 "$PY" -m pytest -q -p no:cacheprovider "$@" tests || status=$?
 if [[ $status -eq 5 ]]; then

@@ -188,3 +188,25 @@ def test_watchdog_pings_service_manager(supervisord, tmp_path):
         assert time.monotonic() - t0 < 0.9
     finally:
         systemd.close()
+
+
+def test_shutdown_does_not_wait_for_poll_timeouts(supervisord):
+    programs = ""
+    for i, autostart in enumerate(["true", "false", "false", "true", "false"]):
+        programs += f"""
+        [program:p{i}]
+        command = /bin/sleep 60
+        priority = {10 * (i + 1)}
+        autostart = {autostart}
+        startsecs = 10
+        stdout_logfile = NONE
+        stderr_logfile = NONE
+        """
+    s = supervisord(programs)
+    s.wait_output(r"spawned: 'p3'")
+    t0 = time.monotonic()
+    s.signal(signal.SIGTERM)
+    assert s.wait_exit(10) == 0
+    # supervisord stops one group per main-loop pass and sleeps in poll (1 s) after each
+    # group that had nothing to stop; with the extension no pass waits for nothing
+    assert time.monotonic() - t0 < 0.8, s.output()

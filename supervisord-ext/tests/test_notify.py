@@ -16,18 +16,17 @@ def test_running_only_after_ready(supervisord):
         stdout_logfile = NONE
         stderr_logfile = NONE
         """, notify_programs="slow")
-    t0 = time.monotonic()
     # Without the extension startsecs=0 would make it RUNNING at once.
     time.sleep(0.4)
     assert s.rpc.supervisor.getProcessInfo("slow")["statename"] == "STARTING"
     info = s.rpc.kres.processInfo("slow")
     assert info["notify"] is True and info["ready"] is False and info["ready_ms"] == -1.0
     s.wait_state("slow", "RUNNING", timeout=3)
-    assert time.monotonic() - t0 >= 0.75
     info = s.rpc.kres.processInfo("slow")
     assert info["ready"] is True
     assert info["status"] == "serving"
-    assert 700 <= info["ready_ms"] < 3000
+    # RUNNING came with READY=1, which the helper sends 0.8 s after its own start
+    assert 800 <= info["ready_ms"] < 3000
     s.wait_output(r"success: slow entered RUNNING state, READY=1 after \d+")
 
 
@@ -43,9 +42,10 @@ def test_no_ready_within_timeout_is_fatal(supervisord):
     t0 = time.monotonic()
     info = s.wait_state("mute", "FATAL", timeout=4)
     elapsed = time.monotonic() - t0
-    # killed at once, no retries although startretries=3
-    assert 0.4 <= elapsed < 2.5, elapsed
+    # killed after 0.5 s and FATAL at once: no retries although startretries=3
+    assert elapsed < 2.5, elapsed
     assert "no READY=1 within 0.5 s" in info["spawnerr"]
+    assert s.output().count("spawned: 'mute'") == 1
     s.wait_output(r"kres: mute \(pid \d+\) sent no READY=1 within 0.5 s: killing it")
     s.wait_output(r"gave up: mute entered FATAL state: no READY=1 within 0.5 s")
     kinfo = s.rpc.kres.processInfo("mute")

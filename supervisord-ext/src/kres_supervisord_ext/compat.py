@@ -68,7 +68,7 @@ def check_core(supervisord):
     except ImportError as exc:
         raise UnsupportedSupervisor("[core] cannot import supervisor internals: %s" % exc)
 
-    for attr in ("process_groups", "options", "reap", "add_process_group"):
+    for attr in ("process_groups", "options", "reap", "add_process_group", "stop_groups"):
         c.has(supervisord, "Supervisor", attr)
     opts = getattr(supervisord, "options", None)
     if opts is not None:

@@ -257,6 +257,12 @@ class Extension:
         """
         best = self.watchdog_next
         now = time.time()
+        stop_groups = getattr(self.supervisord, "stop_groups", None)
+        if self.options.mood < SupervisorStates.RUNNING and stop_groups \
+                and not stop_groups[-1].get_unstopped_processes():
+            # Shutting down, and the group being stopped has nothing left to wait for:
+            # supervisord moves on to the next group after this poll, don't sleep in it.
+            return now
         spawning = self.options.mood > SupervisorStates.RESTARTING
         for process in self.processes():
             st = process.kres
@@ -270,6 +276,8 @@ class Extension:
                         when = st.deadline
                 else:
                     when = process.laststart + process.config.startsecs + 0.001
+            elif state == ProcessStates.BACKOFF and process.backoff > process.config.startretries:
+                return now  # transition() gives up (FATAL) at once
             elif state in (ProcessStates.STOPPING, ProcessStates.BACKOFF) and process.delay:
                 when = process.delay + 0.001
             if when is not None and (best is None or when < best):
