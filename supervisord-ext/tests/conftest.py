@@ -5,6 +5,7 @@ starts (children call setpgrp but stay in the session) can be found through /pro
 in the finalizer, whatever happened in the test.
 """
 
+import http.client
 import os
 import re
 import shlex
@@ -150,8 +151,10 @@ class Supervisord:
                 try:
                     if self.rpc.supervisor.getState()["statename"] == "RUNNING":
                         return self
-                except (OSError, xmlrpc.client.Error):
-                    pass
+                except (OSError, xmlrpc.client.Error, http.client.HTTPException):
+                    # the socket may exist before supervisord listens on it; a failed request
+                    # leaves the transport's connection unusable: start a new one
+                    self.transport.close()
             time.sleep(0.02)
         raise AssertionError("supervisord not ready:\n%s" % self.output())
 
