@@ -124,3 +124,33 @@ def test_restart_cycle_and_info(supervisord):
                       "stopping", "failure", "manager"}
     v = s.rpc.kres.getVersion()
     assert v["api"] == 1 and v["supervisor"].startswith("4.")
+
+
+def test_stop_while_starting_fails_the_waiting_start(supervisord):
+    import threading
+    import xmlrpc.client
+
+    from conftest import SupervisorTransport
+
+    s = supervisord(program("slowpoke", helper_cmd("--ready-after", "5")),
+                    notify_programs="slowpoke")
+    result = {}
+
+    def starter():
+        rpc = xmlrpc.client.ServerProxy(
+            "http://127.0.0.1", transport=SupervisorTransport(None, None, "unix://%s" % s.sock))
+        try:
+            result["pid"] = rpc.kres.startProcess("slowpoke", 10)
+        except xmlrpc.client.Fault as f:
+            result["fault"] = f
+
+    t = threading.Thread(target=starter)
+    t.start()
+    s.wait_state("slowpoke", "STARTING")
+    time.sleep(0.2)
+    assert s.rpc.kres.stopProcess("slowpoke", 0) is True
+    t.join(3)
+    assert not t.is_alive()
+    f = result["fault"]
+    assert f.faultCode == 40, f
+    assert "slowpoke: stopped or exited before it was ready (now STOPP" in f.faultString

@@ -89,7 +89,8 @@ class KresRPCInterface:
             raise self._failure(Faults.FAILED, process, pid, st.failure)
         elif state == ProcessStates.STARTING and process.pid == pid:
             return NOT_DONE_YET
-        reason = st.failure or process.spawnerr or "exited (%s)" % getProcessStateDescription(state)
+        reason = st.failure or process.spawnerr or (
+            "stopped or exited before it was ready (now %s)" % getProcessStateDescription(state))
         raise self._failure(Faults.ABNORMAL_TERMINATION, process, pid, reason)
 
     def _info(self, group, process):
