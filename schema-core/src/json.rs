@@ -15,7 +15,7 @@ pub fn parse(text: &str, file: Option<&str>) -> Result<Value, Report> {
 }
 
 pub fn parse_with_limits(text: &str, file: Option<&str>, limits: Limits) -> Result<Value, Report> {
-    let mut parser = JsonParser { text: text.as_bytes(), pos: 0, line: 1, line_start: 0, file: file.map(Arc::from), path: Vec::new(), limits, nodes: 0 };
+    let mut parser = JsonParser { text: text.as_bytes(), pos: 0, line: 1, line_start: 0, file: file.map(Arc::from), path: Vec::new(), limits, nodes: 0, column_cache: std::cell::Cell::new((0, 1)) };
     parser.skip_ws();
     let value = parser.value().map_err(Report::from)?;
     parser.skip_ws();
@@ -34,12 +34,20 @@ struct JsonParser<'t> {
     path: Vec<Segment>,
     limits: Limits,
     nodes: usize,
+    /// The last (byte position, column) computed, on the current line.
+    column_cache: std::cell::Cell<(usize, u32)>,
 }
 
 impl JsonParser<'_> {
     fn span_at(&self, pos: usize, len: usize) -> Span {
-        // Columns count characters, not bytes: count UTF-8 lead bytes since the line start.
-        let column = self.text[self.line_start..pos].iter().filter(|b| (**b & 0xC0) != 0x80).count() as u32 + 1;
+        // Columns count characters, not bytes. Positions only move forward, so count from the
+        // last computed one: a minified document is one long line and must not cost O(n²).
+        let (mut from, mut column) = self.column_cache.get();
+        if from < self.line_start || from > pos {
+            (from, column) = (self.line_start, 1);
+        }
+        column += self.text[from..pos].iter().filter(|b| (**b & 0xC0) != 0x80).count() as u32;
+        self.column_cache.set((pos, column));
         Span { file: self.file.clone(), line: self.line, column, len: len.max(1) as u32 }
     }
 

@@ -273,64 +273,74 @@ impl Builder {
             let size = node_count(&value);
             self.anchors.insert(anchor, (value.clone(), size));
         }
-        let pointer_for_errors = self.pointer();
-        let Some(parent) = self.stack.last_mut() else {
-            self.root = Some(value);
-            return Ok(());
-        };
-        match parent {
-            Frame::List { items, .. } => {
-                items.push(value);
-                Ok(())
+        // The pointer is built only when something is wrong: it costs allocations.
+        let refused = match self.stack.last_mut() {
+            None => {
+                self.root = Some(value);
+                return Ok(());
             }
-            Frame::Map { map, key, merges, index, .. } => match key.take() {
-                None => {
-                    let name = match value.kind {
-                        Kind::Str(s) => s,
-                        Kind::Int(i) => i.to_string(),
-                        Kind::Bool(b) => b.to_string(),
-                        Kind::Float(x) => x.to_string(),
-                        Kind::Null => {
-                            return Err(Problem::error(pointer_for_errors, "a mapping key must not be null").with_span(&value.span));
-                        }
-                        Kind::List(_) | Kind::Map(_) => {
-                            return Err(Problem::error(pointer_for_errors, "a mapping key must be a plain string, not a list or mapping")
-                                .with_span(&value.span));
-                        }
-                    };
-                    *key = Some(Key { name, span: value.span });
-                    Ok(())
-                }
-                Some(k) => {
-                    if k.name == "<<" {
-                        merges.push(value);
+            Some(Frame::List { items, .. }) => {
+                items.push(value);
+                return Ok(());
+            }
+            Some(Frame::Map { map, key, merges, index, .. }) => match key.take() {
+                None => match value.kind {
+                    Kind::Str(name) => {
+                        *key = Some(Key { name, span: value.span });
                         return Ok(());
                     }
+                    Kind::Int(i) => {
+                        *key = Some(Key { name: i.to_string(), span: value.span });
+                        return Ok(());
+                    }
+                    Kind::Bool(b) => {
+                        *key = Some(Key { name: b.to_string(), span: value.span });
+                        return Ok(());
+                    }
+                    Kind::Float(x) => {
+                        *key = Some(Key { name: x.to_string(), span: value.span });
+                        return Ok(());
+                    }
+                    Kind::Null => ("a mapping key must not be null".to_owned(), value.span),
+                    Kind::List(_) | Kind::Map(_) => {
+                        ("a mapping key must be a plain string, not a list or mapping".to_owned(), value.span)
+                    }
+                },
+                Some(k) if k.name == "<<" => {
+                    merges.push(value);
+                    return Ok(());
+                }
+                Some(k) => {
                     let existing = match index {
                         Some(index) => index.get(&k.name).copied(),
                         None => map.entries.iter().position(|(e, _)| e.name == k.name),
                     };
-                    if let Some(at) = existing {
-                        let first = &map.entries[at].0.span;
-                        return Err(Problem::error(
-                            pointer_for_errors,
-                            format!("duplicate key `{}` (first defined at {first})", k.name),
-                        )
-                        .with_span(&k.span));
+                    match existing {
+                        Some(at) => {
+                            let message = format!("duplicate key `{}` (first defined at {})", k.name, map.entries[at].0.span);
+                            // Put the key back so the pointer names it.
+                            let span = k.span.clone();
+                            *key = Some(k);
+                            (message, span)
+                        }
+                        None => {
+                            if let Some(index) = index {
+                                index.insert(k.name.clone(), map.entries.len());
+                            } else if map.entries.len() >= INDEX_THRESHOLD {
+                                let mut built: HashMap<String, usize> =
+                                    map.entries.iter().enumerate().map(|(i, (e, _))| (e.name.clone(), i)).collect();
+                                built.insert(k.name.clone(), map.entries.len());
+                                *index = Some(built);
+                            }
+                            map.entries.push((k, value));
+                            return Ok(());
+                        }
                     }
-                    if let Some(index) = index {
-                        index.insert(k.name.clone(), map.entries.len());
-                    } else if map.entries.len() >= INDEX_THRESHOLD {
-                        let mut built: HashMap<String, usize> =
-                            map.entries.iter().enumerate().map(|(i, (e, _))| (e.name.clone(), i)).collect();
-                        built.insert(k.name.clone(), map.entries.len());
-                        *index = Some(built);
-                    }
-                    map.entries.push((k, value));
-                    Ok(())
                 }
             },
-        }
+        };
+        let (message, span) = refused;
+        Err(Problem::error(self.pointer(), message).with_span(&span))
     }
 }
 

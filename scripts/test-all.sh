@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The one command that installs everything needed and runs the whole test suite, on a fresh
+# Debian 12 machine as root (and on a developer machine). `.ci/run` calls exactly this.
+#
+#   bash scripts/test-all.sh
+#
+# Steps: system packages and the supervisord virtualenv (scripts/setup-system.sh), then
+# `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings`, every Rust test (unit,
+# doc, trybuild, snapshot, property, agreement tests), the benchmarks in smoke mode, and the
+# pytest suite of supervisord-ext. Fails when any step fails.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo not found: install the Rust toolchain (stable 1.95 or later) with rustup, then run this again." >&2
+    exit 1
+fi
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        step "installing the $component component"
+        rustup component add "$component"
+    fi
+done
+
+step "system packages and the supervisord virtualenv"
+bash scripts/setup-system.sh
+
+# Snapshot tests must not rewrite their reviewed snapshots in the test run.
+export INSTA_UPDATE=no
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit, doc, trybuild, snapshot, property and agreement tests; benches in smoke mode)"
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked
+
+step "supervisord-ext pytest suite"
+bash scripts/test-python.sh
+
+step "all tests passed"
