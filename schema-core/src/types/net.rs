@@ -119,6 +119,18 @@ impl Schema for Port {
     }
 }
 
+/// `min`/`max` on a port: JSON Schema's `minimum`/`maximum`, as for any integer.
+impl crate::constraint::RangeConstraint for Port {
+    fn range_schema(schema: &mut serde_json::Map<String, Json>, min: Option<&Port>, max: Option<&Port>) {
+        if let Some(min) = min {
+            schema.insert("minimum".into(), json!(min.0));
+        }
+        if let Some(max) = max {
+            schema.insert("maximum".into(), json!(max.0));
+        }
+    }
+}
+
 fn parse_port(text: &str, whole: &str) -> Result<Port, String> {
     let valid_digits = !text.is_empty() && !text.starts_with('0') && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit());
     match text.parse::<u32>() {
