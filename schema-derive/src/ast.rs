@@ -3,7 +3,7 @@
 
 use syn::{Data, DeriveInput, Fields, Ident, Type, Visibility};
 
-use crate::attr::{self, ContainerAttrs, FieldAttrs};
+use crate::attr::{self, ContainerAttrs, FieldAttrs, VariantAttrs};
 use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
 
@@ -39,6 +39,11 @@ impl Field<'_> {
     pub fn constrained_ty(&self) -> &Type {
         self.option_inner().unwrap_or(self.ty)
     }
+
+    /// Whether the key may be missing: the field has a `default` or is an `Option`.
+    pub fn has_default(&self) -> bool {
+        self.attrs.default.is_some() || self.option_inner().is_some()
+    }
 }
 
 pub struct Variant<'a> {
@@ -47,6 +52,7 @@ pub struct Variant<'a> {
     pub doc: String,
     /// `None` for a unit variant (a string constant), the wrapped type for a newtype variant.
     pub ty: Option<&'a Type>,
+    pub attrs: VariantAttrs,
     pub original: &'a syn::Variant,
 }
 
@@ -93,7 +99,14 @@ impl<'a> Container<'a> {
                             Fields::Unnamed(fields) if fields.unnamed.len() == 1 => Some(&fields.unnamed[0].ty),
                             _ => None,
                         };
-                        Variant { ident: &variant.ident, name, doc: attr::doc(&variant.attrs), ty, original: variant }
+                        Variant {
+                            ident: &variant.ident,
+                            name,
+                            doc: attr::doc(&variant.attrs),
+                            ty,
+                            attrs,
+                            original: variant,
+                        }
                     })
                     .collect(),
             ),
@@ -102,7 +115,14 @@ impl<'a> Container<'a> {
                 return None;
             }
         };
-        Some(Container { ident: &input.ident, vis: &input.vis, generics: &input.generics, doc: attr::doc(&input.attrs), attrs, data })
+        Some(Container {
+            ident: &input.ident,
+            vis: &input.vis,
+            generics: &input.generics,
+            doc: attr::doc(&input.attrs),
+            attrs,
+            data,
+        })
     }
 }
 

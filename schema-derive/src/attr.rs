@@ -2,7 +2,8 @@
 //! here; an unknown keyword, a value of the wrong kind or a repeated keyword is reported on its
 //! token and reading goes on, so all mistakes are reported together.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, Expr, Lit, LitStr};
 
@@ -30,11 +31,21 @@ const FIELD_KEYWORDS: &[&str] =
     &[RENAME, DEFAULT, MIN, MAX, MIN_LEN, MAX_LEN, PATTERN, MIN_ITEMS, MAX_ITEMS, VALIDATE, RESOLVE, INTO];
 const VARIANT_KEYWORDS: &[&str] = &[RENAME];
 
-/// An attribute value with the span of its keyword, for errors about the attribute as a whole.
+/// An attribute value with the span of its keyword, for errors about the attribute as a whole,
+/// and the tokens of the value as written (the keyword's when it has no value), for errors
+/// about the value itself (`-1` in `min = -1`).
 #[derive(Clone)]
 pub struct Spanned<T> {
     pub value: T,
     pub span: Span,
+    pub lit: TokenStream,
+}
+
+impl<T> Spanned<T> {
+    /// An error spanned on the value as written.
+    pub fn lit_error(&self, message: impl std::fmt::Display) -> syn::Error {
+        syn::Error::new_spanned(&self.lit, message)
+    }
 }
 
 /// A literal bound or default: a document literal (string, integer, float, boolean).
@@ -98,10 +109,13 @@ fn for_each_meta(
             continue;
         }
         let result = attr.parse_nested_meta(|meta| {
-            let keyword = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+            let keyword = keyword(&meta);
             if !allowed.contains(&keyword.as_str()) {
                 let list = allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-                cx.error_spanned_by(&meta.path, format!("unknown schema attribute `{keyword}` {where_}; expected one of {list}"));
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!("unknown schema attribute `{keyword}` {where_}; expected one of {list}"),
+                );
                 // Skip the value so the remaining keywords are still read.
                 if meta.input.peek(syn::Token![=]) {
                     let _: Expr = meta.value()?.parse()?;
@@ -126,12 +140,17 @@ fn for_each_meta(
 }
 
 fn set<T>(cx: &Ctxt, slot: &mut Option<Spanned<T>>, value: T, meta: &ParseNestedMeta<'_>) {
+    set_lit(cx, slot, value, meta.path.to_token_stream(), meta);
+}
+
+/// [`set`], keeping the tokens of the value as written for errors about it.
+fn set_lit<T>(cx: &Ctxt, slot: &mut Option<Spanned<T>>, value: T, lit: TokenStream, meta: &ParseNestedMeta<'_>) {
     let span = meta.path.get_ident().map_or_else(Span::call_site, syn::Ident::span);
     if slot.is_some() {
-        cx.error_spanned_by(&meta.path, format!("duplicate schema attribute `{}`", meta.path.get_ident().map(ToString::to_string).unwrap_or_default()));
+        cx.error_spanned_by(&meta.path, format!("duplicate schema attribute `{}`", keyword(meta)));
         return;
     }
-    *slot = Some(Spanned { value, span });
+    *slot = Some(Spanned { value, span, lit });
 }
 
 fn string_value(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
@@ -146,7 +165,9 @@ fn usize_value(meta: &ParseNestedMeta<'_>) -> syn::Result<usize> {
     let expr: Expr = meta.value()?.parse()?;
     match &expr {
         Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse(),
-        other => Err(syn::Error::new_spanned(other, format!("`{}` takes a non-negative integer literal", keyword(meta)))),
+        other => {
+            Err(syn::Error::new_spanned(other, format!("`{}` takes a non-negative integer literal", keyword(meta))))
+        }
     }
 }
 
@@ -159,11 +180,16 @@ fn path_value(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::Path> {
     }
 }
 
-fn literal_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Literal> {
+/// A literal value and its tokens as written.
+fn literal_value(meta: &ParseNestedMeta<'_>) -> syn::Result<(Literal, TokenStream)> {
     let expr: Expr = meta.value()?.parse()?;
-    literal_from_expr(&expr).ok_or_else(|| {
-        syn::Error::new_spanned(&expr, format!("`{}` takes a literal: a string, a number or a boolean", keyword(meta)))
-    })
+    match literal_from_expr(&expr) {
+        Some(literal) => Ok((literal, expr.into_token_stream())),
+        None => Err(syn::Error::new_spanned(
+            &expr,
+            format!("`{}` takes a literal: a string, a number or a boolean", keyword(meta)),
+        )),
+    }
 }
 
 fn literal_from_expr(expr: &Expr) -> Option<Literal> {
@@ -184,8 +210,11 @@ fn literal_from_expr(expr: &Expr) -> Option<Literal> {
     }
 }
 
+/// The keyword as written: an identifier, or a path (`serde::rename`) for an unknown one.
 fn keyword(meta: &ParseNestedMeta<'_>) -> String {
-    meta.path.get_ident().map(ToString::to_string).unwrap_or_default()
+    let path = &meta.path;
+    let segments = path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::");
+    if path.leading_colon.is_some() { format!("::{segments}") } else { segments }
 }
 
 pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
@@ -198,7 +227,11 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
                     Some(rule) => set(cx, &mut out.rename_all, rule, meta),
                     None => cx.error_spanned_by(
                         &name,
-                        format!("unknown rename rule {:?}; expected one of {}", name.value(), RenameRule::NAMES.join(", ")),
+                        format!(
+                            "unknown rename rule {:?}; expected one of {}",
+                            name.value(),
+                            RenameRule::NAMES.join(", ")
+                        ),
                     ),
                 }
             }
@@ -206,7 +239,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
             RESOLVED => {
                 let path = path_value(meta)?;
                 match path.get_ident() {
-                    Some(ident) => set(cx, &mut out.resolved, ident.clone(), meta),
+                    Some(ident) => set_lit(cx, &mut out.resolved, ident.clone(), ident.to_token_stream(), meta),
                     None => cx.error_spanned_by(&path, "`resolved` takes the name of the struct to generate"),
                 }
             }
@@ -223,9 +256,9 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
         match keyword {
             RENAME => set(cx, &mut out.rename, string_value(meta)?.value(), meta),
             DEFAULT => {
-                let default = if meta.input.peek(syn::Token![=]) {
+                if meta.input.peek(syn::Token![=]) {
                     let expr: Expr = meta.value()?.parse()?;
-                    match (&expr, literal_from_expr(&expr)) {
+                    let default = match (&expr, literal_from_expr(&expr)) {
                         (_, Some(literal)) => Default::Literal(literal),
                         (Expr::Path(p), None) => Default::Function(p.path.clone()),
                         _ => {
@@ -234,14 +267,20 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                                 "`default` takes a literal (\"100M\", 53, true) or a path to a function",
                             ));
                         }
-                    }
+                    };
+                    set_lit(cx, &mut out.default, default, expr.into_token_stream(), meta);
                 } else {
-                    Default::Trait
-                };
-                set(cx, &mut out.default, default, meta);
+                    set(cx, &mut out.default, Default::Trait, meta);
+                }
             }
-            MIN => set(cx, &mut out.min, literal_value(meta)?, meta),
-            MAX => set(cx, &mut out.max, literal_value(meta)?, meta),
+            MIN => {
+                let (literal, lit) = literal_value(meta)?;
+                set_lit(cx, &mut out.min, literal, lit, meta);
+            }
+            MAX => {
+                let (literal, lit) = literal_value(meta)?;
+                set_lit(cx, &mut out.max, literal, lit, meta);
+            }
             MIN_LEN => set(cx, &mut out.min_len, usize_value(meta)?, meta),
             MAX_LEN => set(cx, &mut out.max_len, usize_value(meta)?, meta),
             MIN_ITEMS => set(cx, &mut out.min_items, usize_value(meta)?, meta),
@@ -288,7 +327,11 @@ pub fn doc(attrs: &[Attribute]) -> String {
         if !attr.path().is_ident("doc") {
             continue;
         }
-        if let syn::Meta::NameValue(syn::MetaNameValue { value: Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }), .. }) = &attr.meta {
+        if let syn::Meta::NameValue(syn::MetaNameValue {
+            value: Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }),
+            ..
+        }) = &attr.meta
+        {
             let line = s.value();
             lines.push(line.strip_prefix(' ').unwrap_or(&line).trim_end().to_owned());
         }

@@ -2,6 +2,7 @@
 //! documents use kebab-case unless the container says otherwise.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names, reason = "each rule is named after the case convention it applies")]
 pub enum RenameRule {
     KebabCase,
     SnakeCase,
@@ -11,7 +12,8 @@ pub enum RenameRule {
 }
 
 impl RenameRule {
-    pub const NAMES: &'static [&'static str] = &["kebab-case", "snake_case", "lowercase", "UPPERCASE", "SCREAMING_SNAKE_CASE"];
+    pub const NAMES: &'static [&'static str] =
+        &["kebab-case", "snake_case", "lowercase", "UPPERCASE", "SCREAMING_SNAKE_CASE"];
 
     pub fn from_str(name: &str) -> Option<RenameRule> {
         Some(match name {

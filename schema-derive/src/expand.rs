@@ -1,11 +1,11 @@
 //! Phase 4: code generation from checked input. Generated code calls small functions of
 //! `schema_core` rather than inlining logic, so it stays short and the logic is tested once.
 
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 
 use crate::ast::{Body, Container, Field, Variant};
-use crate::attr::{Default, Literal};
+use crate::attr::{Default, Literal, Spanned};
 
 pub fn expand(container: &Container<'_>) -> TokenStream {
     match &container.data {
@@ -15,28 +15,132 @@ pub fn expand(container: &Container<'_>) -> TokenStream {
 }
 
 /// Stub impls emitted when the input has errors, so that one mistake does not also produce a
-/// cascade of "trait not implemented" errors wherever the type is used.
-pub fn stubs(ident: &syn::Ident) -> TokenStream {
-    quote! {
-        impl ::schema_core::Schema for #ident {
-            fn map<'v>(_: &'v ::schema_core::Value, _: &mut ::schema_core::MapCx<'v>) -> ::core::option::Option<Self> { ::core::unreachable!() }
-            fn json_schema(_: &mut ::schema_core::json_schema::SchemaGen) -> ::schema_core::__private::serde_json::Value { ::core::unreachable!() }
-            fn to_json(&self) -> ::schema_core::__private::serde_json::Value { ::core::unreachable!() }
-            fn expecting() -> ::std::string::String { ::core::unreachable!() }
+/// cascade of "trait not implemented" errors wherever the type is used: everything the real
+/// expansion would implement (`Default` by the same rule), and a placeholder for the `resolved`
+/// struct. `container` is `None` when the input could not even be read.
+pub fn stubs(input: &syn::DeriveInput, container: Option<&Container<'_>>) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let (unreachable, serde) = (quote!(::core::unreachable!()), quote!(::schema_core::__private::serde));
+    let resolved = container.and_then(|c| c.attrs.resolved.as_ref()).map(|r| &r.value).filter(|name| *name != ident);
+    let placeholder = resolved.map(|name| {
+        let vis = &input.vis;
+        quote! {
+            /// Placeholder for the resolved struct of a `#[derive(Schema)]` with errors.
+            #[allow(dead_code)]
+            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #serde::Serialize)]
+            #[serde(crate = "::schema_core::__private::serde")]
+            #vis struct #name;
         }
+    });
+    let output = match (&input.data, resolved) {
+        (syn::Data::Struct(_), Some(name)) => quote!(#name),
+        _ => quote!(Self),
+    };
+    let default = container
+        .is_some_and(|c| matches!(&c.data, Body::Struct(fields) if fields.iter().all(Field::has_default)))
+        .then(|| {
+            quote! {
+                impl #impl_generics ::core::default::Default for #ident #ty_generics #where_clause {
+                    fn default() -> Self { #unreachable }
+                }
+            }
+        });
+    let names = matches!(input.data, syn::Data::Enum(_)).then(|| {
+        quote! {
+            impl #impl_generics #ident #ty_generics #where_clause {
+                pub const NAMES: &'static [&'static str] = &[];
+            }
+        }
+    });
+    quote! {
+        impl #impl_generics ::schema_core::Schema for #ident #ty_generics #where_clause {
+            fn map<'v>(_: &'v ::schema_core::Value, _: &mut ::schema_core::MapCx<'v>) -> ::core::option::Option<Self> { #unreachable }
+            fn json_schema(_: &mut ::schema_core::json_schema::SchemaGen) -> ::schema_core::__private::serde_json::Value { #unreachable }
+            fn to_json(&self) -> ::schema_core::__private::serde_json::Value { #unreachable }
+            fn expecting() -> ::std::string::String { #unreachable }
+        }
+        impl #impl_generics ::schema_core::Resolve for #ident #ty_generics #where_clause {
+            type Output = #output;
+            fn resolve(&self, _: &mut ::schema_core::ResolveCx<'_>) -> ::core::option::Option<#output> { #unreachable }
+        }
+        impl #impl_generics #serde::Serialize for #ident #ty_generics #where_clause {
+            fn serialize<__S: #serde::Serializer>(&self, _: __S) -> ::core::result::Result<__S::Ok, __S::Error> { #unreachable }
+        }
+        #default
+        #names
+        #placeholder
     }
 }
 
-fn literal_json(literal: &Literal) -> TokenStream {
+/// A literal as a JSON value for the runtime. Integers beyond `i64` are refused by `check`;
+/// should one get here, it is a compile error on the literal rather than a wrapped number.
+fn literal_json(literal: &Literal, lit: &TokenStream) -> TokenStream {
+    let json = quote!(::schema_core::__private::serde_json::json);
     match literal {
-        Literal::Str(s) => quote!(::schema_core::__private::serde_json::json!(#s)),
-        Literal::Int(i) => {
-            let i = *i as i64;
-            quote!(::schema_core::__private::serde_json::json!(#i))
-        }
-        Literal::Float(f) => quote!(::schema_core::__private::serde_json::json!(#f)),
-        Literal::Bool(b) => quote!(::schema_core::__private::serde_json::json!(#b)),
+        Literal::Str(s) => quote!(#json!(#s)),
+        Literal::Int(i) => match i64::try_from(*i) {
+            Ok(i) => quote!(#json!(#i)),
+            Err(_) => syn::Error::new_spanned(lit, "integer literal out of the range of document integers (i64)")
+                .to_compile_error(),
+        },
+        Literal::Float(f) => quote!(#json!(#f)),
+        Literal::Bool(b) => quote!(#json!(#b)),
     }
+}
+
+/// `tokens` with every token (inside groups too) spanned at `span`: a type named in generated
+/// code this way is reported on the attribute keyword rather than on the field's type.
+fn respan(tokens: impl ToTokens, span: Span) -> TokenStream {
+    tokens
+        .into_token_stream()
+        .into_iter()
+        .map(|mut tree| {
+            if let TokenTree::Group(group) = &tree {
+                let mut inner = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                tree = TokenTree::Group(inner);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
+}
+
+/// The span of the first of the given attributes that is present.
+fn first_span<T>(slots: [&Option<Spanned<T>>; 2]) -> Span {
+    slots.into_iter().flatten().next().map_or_else(Span::call_site, |s| s.span)
+}
+
+/// The bounded helpers that `json_schema` calls for `min`/`max` and `min_items`/`max_items`,
+/// with the constrained type spanned on the keyword. `map` names the same helper, with the
+/// same tokens, before its own checks: a type lacking the trait is then reported once, on the
+/// keyword (rustc drops the identical error of the second body, and in each body the later
+/// errors for the same bound at the same place).
+fn range_helper(field: &Field<'_>) -> Option<TokenStream> {
+    let attrs = &field.attrs;
+    (attrs.min.is_some() || attrs.max.is_some()).then(|| {
+        let ty = respan(field.constrained_ty(), first_span([&attrs.min, &attrs.max]));
+        quote!(::schema_core::constraint::range_keywords::<#ty>)
+    })
+}
+
+fn items_helper(field: &Field<'_>) -> Option<TokenStream> {
+    let attrs = &field.attrs;
+    (attrs.min_items.is_some() || attrs.max_items.is_some()).then(|| {
+        let ty = respan(field.constrained_ty(), first_span([&attrs.min_items, &attrs.max_items]));
+        quote!(::schema_core::constraint::items_keywords::<#ty>)
+    })
+}
+
+/// A `default = function` called as a value of the field's type, every token spanned on the
+/// path: a function of the wrong type is one error on it, as `map` and `json_schema` emit the
+/// same tokens.
+fn default_call(path: &syn::Path, ty: &syn::Type) -> TokenStream {
+    let span = path.segments.last().map_or_else(Span::call_site, |s| s.ident.span());
+    let ty = respan(ty, span);
+    quote_spanned!(span=> { let default: fn() -> #ty = #path; default() })
 }
 
 fn option_usize(value: Option<usize>) -> TokenStream {
@@ -47,15 +151,18 @@ fn option_usize(value: Option<usize>) -> TokenStream {
 }
 
 /// The statements checking one field's constraints and validator on `value: &FieldType`.
+/// Each check names the constrained type spanned on its keyword, so a type the constraint does
+/// not apply to is reported there.
 fn field_checks(field: &Field<'_>) -> TokenStream {
     let attrs = &field.attrs;
     let inner = field.constrained_ty();
     let mut checks = Vec::new();
-    if attrs.min.is_some() || attrs.max.is_some() {
-        let span = attrs.min.as_ref().or(attrs.max.as_ref()).map(|b| b.span).unwrap_or_else(proc_macro2::Span::call_site);
-        let bound = |b: &Option<crate::attr::Spanned<Literal>>| match b {
+    if let Some(helper) = range_helper(field) {
+        let span = first_span([&attrs.min, &attrs.max]);
+        let ty = respan(inner, span);
+        let bound = |b: &Option<Spanned<Literal>>| match b {
             Some(b) => {
-                let json = literal_json(&b.value);
+                let json = literal_json(&b.value, &b.lit);
                 quote!(::core::option::Option::Some(::schema_core::constraint::bound::<#inner>(#json)))
             }
             None => quote!(::core::option::Option::None),
@@ -63,31 +170,48 @@ fn field_checks(field: &Field<'_>) -> TokenStream {
         let (min, max) = (bound(&attrs.min), bound(&attrs.max));
         checks.push(quote_spanned! {span=>
             {
+                let _ = #helper;
                 let min: ::core::option::Option<#inner> = #min;
                 let max: ::core::option::Option<#inner> = #max;
-                ::schema_core::constraint::check_range::<#inner>(value, min.as_ref(), max.as_ref())?;
+                ::schema_core::constraint::check_range::<#ty>(value, min.as_ref(), max.as_ref())?;
             }
         });
     }
+    // `min_len`/`max_len` and `pattern` share one bound: a type lacking it is reported once,
+    // on the first of them.
+    let text_span =
+        attrs.min_len.as_ref().or(attrs.max_len.as_ref()).map(|b| b.span).or(attrs.pattern.as_ref().map(|p| p.span));
     if attrs.min_len.is_some() || attrs.max_len.is_some() {
-        let span = attrs.min_len.as_ref().or(attrs.max_len.as_ref()).map(|b| b.span).unwrap_or_else(proc_macro2::Span::call_site);
-        let (min, max) = (option_usize(attrs.min_len.as_ref().map(|b| b.value)), option_usize(attrs.max_len.as_ref().map(|b| b.value)));
-        checks.push(quote_spanned! {span=> ::schema_core::constraint::check_len::<#inner>(value, #min, #max)?; });
+        let span = first_span([&attrs.min_len, &attrs.max_len]);
+        let ty = respan(inner, span);
+        let (min, max) = (
+            option_usize(attrs.min_len.as_ref().map(|b| b.value)),
+            option_usize(attrs.max_len.as_ref().map(|b| b.value)),
+        );
+        checks.push(quote_spanned! {span=> ::schema_core::constraint::check_len::<#ty>(value, #min, #max)?; });
     }
     if let Some(pattern) = &attrs.pattern {
         let text = &pattern.value;
+        let ty = respan(inner, text_span.unwrap_or(pattern.span));
         checks.push(quote_spanned! {pattern.span=>
             {
                 static PATTERN: ::schema_core::__private::OnceLock<::schema_core::__private::Regex> = ::schema_core::__private::OnceLock::new();
                 let regex = PATTERN.get_or_init(|| ::schema_core::__private::Regex::new(#text).expect("checked when the derive expanded"));
-                ::schema_core::constraint::check_pattern::<#inner>(value, regex)?;
+                ::schema_core::constraint::check_pattern::<#ty>(value, regex)?;
             }
         });
     }
-    if attrs.min_items.is_some() || attrs.max_items.is_some() {
-        let span = attrs.min_items.as_ref().or(attrs.max_items.as_ref()).map(|b| b.span).unwrap_or_else(proc_macro2::Span::call_site);
-        let (min, max) = (option_usize(attrs.min_items.as_ref().map(|b| b.value)), option_usize(attrs.max_items.as_ref().map(|b| b.value)));
-        checks.push(quote_spanned! {span=> ::schema_core::constraint::check_items::<#inner>(value, #min, #max)?; });
+    if let Some(helper) = items_helper(field) {
+        let span = first_span([&attrs.min_items, &attrs.max_items]);
+        let ty = respan(inner, span);
+        let (min, max) = (
+            option_usize(attrs.min_items.as_ref().map(|b| b.value)),
+            option_usize(attrs.max_items.as_ref().map(|b| b.value)),
+        );
+        checks.push(quote_spanned! {span=>
+            let _ = #helper;
+            ::schema_core::constraint::check_items::<#ty>(value, #min, #max)?;
+        });
     }
     let constraints = if checks.is_empty() {
         quote!()
@@ -108,34 +232,36 @@ fn field_keywords(field: &Field<'_>) -> TokenStream {
     let attrs = &field.attrs;
     let inner = field.constrained_ty();
     let mut parts = Vec::new();
-    if attrs.min.is_some() || attrs.max.is_some() {
-        let bound = |b: &Option<crate::attr::Spanned<Literal>>| match b {
+    if let Some(helper) = range_helper(field) {
+        let bound = |b: &Option<Spanned<Literal>>| match b {
             Some(b) => {
-                let json = literal_json(&b.value);
+                let json = literal_json(&b.value, &b.lit);
                 quote!(::core::option::Option::Some(&::schema_core::constraint::bound::<#inner>(#json)))
             }
             None => quote!(::core::option::Option::None),
         };
         let (min, max) = (bound(&attrs.min), bound(&attrs.max));
-        parts.push(quote!(::schema_core::constraint::range_keywords::<#inner>(#min, #max)));
+        parts.push(quote!(#helper(#min, #max)));
     }
     if attrs.min_len.is_some() || attrs.max_len.is_some() {
-        let (min, max) = (option_usize(attrs.min_len.as_ref().map(|b| b.value)), option_usize(attrs.max_len.as_ref().map(|b| b.value)));
+        let (min, max) = (
+            option_usize(attrs.min_len.as_ref().map(|b| b.value)),
+            option_usize(attrs.max_len.as_ref().map(|b| b.value)),
+        );
         parts.push(quote!(::schema_core::constraint::len_keywords(#min, #max)));
     }
     if let Some(pattern) = &attrs.pattern {
         let text = &pattern.value;
         parts.push(quote!(::schema_core::constraint::pattern_keywords(#text)));
     }
-    if attrs.min_items.is_some() || attrs.max_items.is_some() {
-        let (min, max) = (option_usize(attrs.min_items.as_ref().map(|b| b.value)), option_usize(attrs.max_items.as_ref().map(|b| b.value)));
-        parts.push(quote!(::schema_core::constraint::items_keywords::<#inner>(#min, #max)));
+    if let Some(helper) = items_helper(field) {
+        let (min, max) = (
+            option_usize(attrs.min_items.as_ref().map(|b| b.value)),
+            option_usize(attrs.max_items.as_ref().map(|b| b.value)),
+        );
+        parts.push(quote!(#helper(#min, #max)));
     }
     quote! { #( ::schema_core::constraint::add_keywords(&mut schema, #parts); )* }
-}
-
-fn has_default(field: &Field<'_>) -> bool {
-    field.attrs.default.is_some() || field.option_inner().is_some()
 }
 
 fn expand_struct(container: &Container<'_>, fields: &[Field<'_>]) -> TokenStream {
@@ -148,14 +274,19 @@ fn expand_struct(container: &Container<'_>, fields: &[Field<'_>]) -> TokenStream
 
     let map_fields = fields.iter().map(|field| {
         let (name, ty, key) = (field.ident, field.ty, &field.key);
-        let default = match field.attrs.default.as_ref().map(|d| &d.value) {
+        let default = match &field.attrs.default {
             None => quote!(::core::option::Option::None),
-            Some(Default::Trait) => quote!(::core::option::Option::Some(&|_| ::core::option::Option::Some(<#ty as ::core::default::Default>::default()))),
-            Some(Default::Function(path)) => quote!(::core::option::Option::Some(&|_| ::core::option::Option::Some(#path()))),
-            Some(Default::Literal(literal)) => {
-                let json = literal_json(literal);
-                quote!(::core::option::Option::Some(&|cx: &mut ::schema_core::MapCx<'v>| cx.literal_default::<#ty>(#json)))
-            }
+            Some(default) => match &default.value {
+                Default::Trait => quote!(::core::option::Option::Some(&|_| ::core::option::Option::Some(<#ty as ::core::default::Default>::default()))),
+                Default::Function(path) => {
+                    let call = default_call(path, ty);
+                    quote!(::core::option::Option::Some(&|_| ::core::option::Option::Some(#call)))
+                }
+                Default::Literal(literal) => {
+                    let json = literal_json(literal, &default.lit);
+                    quote!(::core::option::Option::Some(&|cx: &mut ::schema_core::MapCx<'v>| cx.literal_default::<#ty>(#json)))
+                }
+            },
         };
         let checks = field_checks(field);
         quote! {
@@ -178,14 +309,19 @@ fn expand_struct(container: &Container<'_>, fields: &[Field<'_>]) -> TokenStream
 
     let schema_fields = fields.iter().map(|field| {
         let (ty, key, doc) = (field.ty, &field.key, &field.doc);
-        let default = match field.attrs.default.as_ref().map(|d| &d.value) {
+        let default = match &field.attrs.default {
             None => quote!(::core::option::Option::None),
-            Some(Default::Trait) => quote!(::core::option::Option::Some(<#ty as ::schema_core::Schema>::to_json(&<#ty as ::core::default::Default>::default()))),
-            Some(Default::Function(path)) => quote!(::core::option::Option::Some(<#ty as ::schema_core::Schema>::to_json(&#path()))),
-            Some(Default::Literal(literal)) => {
-                let json = literal_json(literal);
-                quote!(::core::option::Option::Some(#json))
-            }
+            Some(default) => match &default.value {
+                Default::Trait => quote!(::core::option::Option::Some(<#ty as ::schema_core::Schema>::to_json(&<#ty as ::core::default::Default>::default()))),
+                Default::Function(path) => {
+                    let call = default_call(path, ty);
+                    quote!(::core::option::Option::Some(<#ty as ::schema_core::Schema>::to_json(&#call)))
+                }
+                Default::Literal(literal) => {
+                    let json = literal_json(literal, &default.lit);
+                    quote!(::core::option::Option::Some(#json))
+                }
+            },
         };
         let keywords = field_keywords(field);
         quote! {
@@ -197,9 +333,9 @@ fn expand_struct(container: &Container<'_>, fields: &[Field<'_>]) -> TokenStream
             }
         }
     });
-    let required: Vec<&str> = fields.iter().filter(|f| !has_default(f)).map(|f| f.key.as_str()).collect();
+    let required: Vec<&str> = fields.iter().filter(|f| !f.has_default()).map(|f| f.key.as_str()).collect();
 
-    let default_impl = fields.iter().all(has_default).then(|| {
+    let default_impl = fields.iter().all(Field::has_default).then(|| {
         quote! {
             /// Every field at its default: what an empty mapping maps to.
             impl ::core::default::Default for #ident {
@@ -437,7 +573,10 @@ fn expand_enum(container: &Container<'_>, variants: &[Variant<'_>]) -> TokenStre
         }
     };
     let expecting = if members.is_empty() {
-        quote!(::std::format!("one of {}", NAMES.iter().map(|n| ::std::format!("\"{n}\"")).collect::<::std::vec::Vec<_>>().join(", ")))
+        quote!(::std::format!(
+            "one of {}",
+            NAMES.iter().map(|n| ::std::format!("\"{n}\"")).collect::<::std::vec::Vec<_>>().join(", ")
+        ))
     } else {
         quote! {
             {
@@ -450,7 +589,8 @@ fn expand_enum(container: &Container<'_>, variants: &[Variant<'_>]) -> TokenStre
     let accepts = if members.is_empty() {
         quote!(::core::matches!(kind, ::schema_core::Kind::Str(_)))
     } else {
-        let unit_accepts = if units.is_empty() { quote!(false) } else { quote!(::core::matches!(kind, ::schema_core::Kind::Str(_))) };
+        let unit_accepts =
+            if units.is_empty() { quote!(false) } else { quote!(::core::matches!(kind, ::schema_core::Kind::Str(_))) };
         quote!(#unit_accepts #( || <#member_tys as ::schema_core::Schema>::accepts(kind) )*)
     };
     let ident_text = ident.to_string();

@@ -32,20 +32,20 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_schema(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     let cx = ctxt::Ctxt::default();
-    let expanded = match ast::Container::from_ast(&cx, &input) {
-        Some(container) => {
-            check::check(&cx, &container);
-            if cx.has_errors() { None } else { Some(expand::expand(&container)) }
-        }
-        None => None,
+    let container = ast::Container::from_ast(&cx, &input);
+    if let Some(container) = &container {
+        check::check(&cx, container);
+    }
+    let expanded = match &container {
+        Some(container) if !cx.has_errors() => Some(expand::expand(container)),
+        _ => None,
     };
     match (cx.finish(), expanded) {
         (Ok(()), Some(tokens)) => tokens.into(),
-        (Err(errors), _) => {
-            let mut tokens = errors.to_compile_error();
-            tokens.extend(expand::stubs(&input.ident));
+        (result, _) => {
+            let mut tokens = result.err().map(|errors| errors.to_compile_error()).unwrap_or_default();
+            tokens.extend(expand::stubs(&input, container.as_ref()));
             tokens.into()
         }
-        (Ok(()), None) => expand::stubs(&input.ident).into(),
     }
 }

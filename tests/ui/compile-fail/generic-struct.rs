@@ -1,9 +1,5 @@
-// Generic sections are not supported; the error is on the generics.
-//
-// KNOWN DEFECT pinned by the .stderr: the second error (E0107 "missing generics", with the
-// nonsensical help `Section<T><T>`) comes from the derive's error-path stub impl, which is
-// written `impl Schema for Section` without the generics. When the stub is fixed, regenerate the
-// .stderr: only the first error should remain.
+// Generic sections are not supported; the error is on the generics, and it is the only one: the
+// error-path stub impls carry the type's generics.
 
 use schema_core::Schema;
 

@@ -1,10 +1,7 @@
 // `min`/`max` on types the derive cannot judge by name (a user enum, a user list type): the
 // trait bound in the generated code reports it through `#[diagnostic::on_unimplemented]`, with a
-// message naming the attributes and the type.
-//
-// KNOWN DEFECT pinned by the .stderr: each misuse is reported twice (once for the check in
-// `map`, once for the JSON Schema keywords) and on the field's type rather than on the `min`/`max`
-// keyword. When the expansion is fixed, regenerate the .stderr: one error per field, on `min`/`max`.
+// message naming the attributes and the type, once per field (though both the check in `map`
+// and the JSON Schema keywords need the bound), on the `min`/`max` keyword.
 
 use schema_core::Schema;
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use schema_core::{
-    Auto, Checks, Duration, FakeSystem, ResolveCx, ResolveOptions, Schema, Size, load, resolve_document,
+    Auto, Checks, Duration, FakeSystem, Port, ResolveCx, ResolveOptions, Schema, Size, load, resolve_document,
 };
 
 /// A server section.
@@ -42,6 +42,9 @@ pub struct ServerRaw {
     /// Optional weight, checked by a validator.
     #[schema(min = -100, max = 100, validate = even)]
     weight: Option<i32>,
+    /// Port to listen on, unprivileged.
+    #[schema(default = 5353, min = 1024, max = 49151)]
+    port: Port,
     /// The key in documents is `id`.
     #[schema(rename = "id")]
     identifier: u32,
@@ -79,6 +82,7 @@ fn main() {
     assert_eq!((raw.retries, raw.ratio, raw.log_queries), (3, 0.5, false));
     assert!(raw.tags.is_empty() && raw.labels.is_empty());
     assert_eq!((raw.weight, raw.identifier), (None, 7));
+    assert_eq!(raw.port, Port(5353));
 
     // Explicit values, with `rename_all = "snake_case"` keys.
     let text = "workers: 2\nname: edge-1\ncache_size: 1G\ntimeout: 500ms\nretries: 10\nratio: 0.25\n\
@@ -89,7 +93,7 @@ fn main() {
     assert_eq!(raw.weight, Some(-4));
 
     // Constraints and validators, every problem in one report.
-    let bad = "name: Edge\ncache_size: 512K\nretries: 11\ntags: [a, b, c, d, e]\nweight: 3\n";
+    let bad = "name: Edge\ncache_size: 512K\nretries: 11\ntags: [a, b, c, d, e]\nweight: 3\nport: 80\n";
     let report = load::<ServerRaw>(bad, Some("s.yaml")).unwrap_err().to_string();
     for expected in [
         "/name: \"Edge\" does not match the pattern",
@@ -97,10 +101,15 @@ fn main() {
         "/retries: 11 is out of range 0..=10",
         "/tags: has 5 items, at most 4 allowed",
         "/weight: 3 is not even",
+        "/port: 80 is out of range 1024..=49151",
         "missing required key `id`",
     ] {
         assert!(report.contains(expected), "{expected:?} not in:\n{report}");
     }
+
+    // Bounds of a port are JSON Schema's own keywords.
+    let schema = schema_core::json_schema::schema_for::<ServerRaw>(None).to_string();
+    assert!(schema.contains(r#""maximum":49151,"minimum":1024"#) || schema.contains(r#""minimum":1024,"maximum":49151"#), "{schema}");
 
     // The container validator.
     let report = load::<ServerRaw>("id: 1\nretries: 6\ntimeout: 20s", Some("s.yaml")).unwrap_err().to_string();
