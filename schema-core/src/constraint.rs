@@ -129,17 +129,19 @@ pub fn add_keywords(schema: &mut Json, keywords: Map<String, Json>) {
         return;
     }
     // Optional fields are `anyOf: [T, null]`: constrain the T branch.
-    if let Some(branches) = schema.get_mut("anyOf").and_then(Json::as_array_mut) {
-        if branches.len() == 2 && branches[1] == json!({"type": "null"}) {
-            add_keywords(&mut branches[0], keywords);
-            return;
-        }
+    if let Some(branches) = schema.get_mut("anyOf").and_then(Json::as_array_mut)
+        && branches.len() == 2
+        && branches[1] == json!({"type": "null"})
+    {
+        add_keywords(&mut branches[0], keywords);
+        return;
     }
-    if let Some(object) = schema.as_object_mut() {
-        if !object.contains_key("$ref") && !object.contains_key("anyOf") {
-            object.extend(keywords);
-            return;
-        }
+    if let Some(object) = schema.as_object_mut()
+        && !object.contains_key("$ref")
+        && !object.contains_key("anyOf")
+    {
+        object.extend(keywords);
+        return;
     }
     let inner = std::mem::take(schema);
     *schema = json!({"allOf": [inner, Json::Object(keywords)]});

@@ -25,12 +25,11 @@ struct Walker<'a> {
 impl<'a> Walker<'a> {
     /// Follows `$ref`s (and single-branch `allOf` wrappers) to the schema that holds the content.
     fn target(&self, schema: &'a Json) -> &'a Json {
-        if let Some(reference) = schema.get("$ref").and_then(Json::as_str) {
-            if let Some(name) = reference.strip_prefix("#/$defs/") {
-                if let Some(def) = self.root.get("$defs").and_then(|d| d.get(name)) {
-                    return self.target(def);
-                }
-            }
+        if let Some(reference) = schema.get("$ref").and_then(Json::as_str)
+            && let Some(name) = reference.strip_prefix("#/$defs/")
+            && let Some(def) = self.root.get("$defs").and_then(|d| d.get(name))
+        {
+            return self.target(def);
         }
         if let Some([first, ..]) = schema.get("allOf").and_then(Json::as_array).map(Vec::as_slice) {
             return self.target(first);
@@ -41,8 +40,11 @@ impl<'a> Walker<'a> {
     fn object(&self, out: &mut String, schema: &'a Json, path: &str, depth: usize) {
         let schema = self.target(schema);
         let Some(properties) = schema.get("properties").and_then(Json::as_object) else { return };
-        let required: Vec<&str> =
-            schema.get("required").and_then(Json::as_array).map(|r| r.iter().filter_map(Json::as_str).collect()).unwrap_or_default();
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Json::as_array)
+            .map(|r| r.iter().filter_map(Json::as_str).collect())
+            .unwrap_or_default();
         let mut nested = Vec::new();
         for (key, field) in properties {
             let field_path = format!("{path}/{key}");
@@ -73,7 +75,10 @@ impl<'a> Walker<'a> {
     }
 
     fn description(&self, field: &'a Json) -> Option<&'a str> {
-        field.get("description").and_then(Json::as_str).or_else(|| self.target(field).get("description").and_then(Json::as_str))
+        field
+            .get("description")
+            .and_then(Json::as_str)
+            .or_else(|| self.target(field).get("description").and_then(Json::as_str))
     }
 
     /// The struct a field holds, directly, optionally, or as list items, for nested sections.
@@ -97,7 +102,10 @@ impl<'a> Walker<'a> {
             return format!("`{}`", compact(constant));
         }
         if let Some(values) = schema.get("enum").and_then(Json::as_array) {
-            return format!("one of {}", values.iter().map(|v| format!("`{}`", compact(v))).collect::<Vec<_>>().join(", "));
+            return format!(
+                "one of {}",
+                values.iter().map(|v| format!("`{}`", compact(v))).collect::<Vec<_>>().join(", ")
+            );
         }
         if let Some(branches) = schema.get("anyOf").and_then(Json::as_array) {
             return branches.iter().map(|b| self.type_name(b)).collect::<Vec<_>>().join(" or ");
@@ -148,10 +156,10 @@ fn collect_constraints(schema: &Json, found: &mut Vec<String>) {
             found.push(format!("{label} {value}"));
         }
     }
-    if object.get("title").is_none() {
-        if let Some(pattern) = object.get("pattern").and_then(Json::as_str) {
-            found.push(format!("matches `{pattern}`"));
-        }
+    if object.get("title").is_none()
+        && let Some(pattern) = object.get("pattern").and_then(Json::as_str)
+    {
+        found.push(format!("matches `{pattern}`"));
     }
 }
 

@@ -15,7 +15,17 @@ pub fn parse(text: &str, file: Option<&str>) -> Result<Value, Report> {
 }
 
 pub fn parse_with_limits(text: &str, file: Option<&str>, limits: Limits) -> Result<Value, Report> {
-    let mut parser = JsonParser { text: text.as_bytes(), pos: 0, line: 1, line_start: 0, file: file.map(Arc::from), path: Vec::new(), limits, nodes: 0, column_cache: std::cell::Cell::new((0, 1)) };
+    let mut parser = JsonParser {
+        text: text.as_bytes(),
+        pos: 0,
+        line: 1,
+        line_start: 0,
+        file: file.map(Arc::from),
+        path: Vec::new(),
+        limits,
+        nodes: 0,
+        column_cache: std::cell::Cell::new((0, 1)),
+    };
     parser.skip_ws();
     let value = parser.value().map_err(Report::from)?;
     parser.skip_ws();
@@ -154,8 +164,11 @@ impl JsonParser<'_> {
             match text.parse::<i64>() {
                 Ok(n) => Kind::Int(n),
                 Err(_) => {
-                    return Err(Problem::error(Pointer(self.path.clone()), format!("integer {text} is too large (the limit is {})", i64::MAX))
-                        .with_span(&span));
+                    return Err(Problem::error(
+                        Pointer(self.path.clone()),
+                        format!("integer {text} is too large (the limit is {})", i64::MAX),
+                    )
+                    .with_span(&span));
                 }
             }
         };
@@ -173,7 +186,10 @@ impl JsonParser<'_> {
                 }
                 self.pos += 1;
             }
-            out.push_str(std::str::from_utf8(&self.text[run_start..self.pos]).map_err(|_| self.error("invalid UTF-8 in a string"))?);
+            out.push_str(
+                std::str::from_utf8(&self.text[run_start..self.pos])
+                    .map_err(|_| self.error("invalid UTF-8 in a string"))?,
+            );
             match self.text.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
@@ -284,8 +300,11 @@ impl JsonParser<'_> {
             self.path.push(Segment::Key(name.clone()));
             if !seen.insert(name.clone()) {
                 let first = map.key(&name).map(|k| k.span.to_string()).unwrap_or_default();
-                return Err(Problem::error(Pointer(self.path.clone()), format!("duplicate key `{name}` (first defined at {first})"))
-                    .with_span(&key_span));
+                return Err(Problem::error(
+                    Pointer(self.path.clone()),
+                    format!("duplicate key `{name}` (first defined at {first})"),
+                )
+                .with_span(&key_span));
             }
             self.skip_ws();
             if self.text.get(self.pos) != Some(&b':') {

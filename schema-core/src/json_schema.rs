@@ -51,9 +51,7 @@ pub fn schema_for<T: Schema>(id: Option<&str>) -> Json {
     }
     let root = match root.get("$ref").and_then(Json::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
         // Inline the root definition unless something refers back to it.
-        Some(name) if !mentions(&definitions, &format!("#/$defs/{name}")) => {
-            definitions.remove(name).unwrap_or(root)
-        }
+        Some(name) if !mentions(&definitions, &format!("#/$defs/{name}")) => definitions.remove(name).unwrap_or(root),
         _ => root,
     };
     if let Json::Object(root) = root {

@@ -45,7 +45,9 @@ pub mod yaml;
 pub use map::{Checks, MapCx, PathStep, Schema, map_document};
 pub use pointer::{Pointer, Segment};
 pub use report::{Level, Problem, Report};
-pub use resolve::{FakeSystem, FileKind, RealSystem, Resolve, ResolveCx, ResolveOptions, System, Version, resolve_document};
+pub use resolve::{
+    FakeSystem, FileKind, RealSystem, Resolve, ResolveCx, ResolveOptions, System, Version, resolve_document,
+};
 pub use schema_derive::Schema;
 pub use types::auto::{Auto, OneOrMany};
 pub use types::builtin::KeySchema;

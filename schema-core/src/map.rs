@@ -37,6 +37,9 @@ pub trait Schema: Sized {
     }
 }
 
+/// How a struct field without its key gets a value (see `#[schema(default = ...)]`).
+pub type FieldDefault<'a, 'v, T> = dyn Fn(&mut MapCx<'v>) -> Option<T> + 'a;
+
 /// One step of the path being mapped, borrowed from the document or the schema (no allocation
 /// while nothing goes wrong).
 #[derive(Clone, Copy, Debug)]
@@ -128,7 +131,10 @@ impl<'v> MapCx<'v> {
                 let hint = match suggest(name, fields.iter().copied()) {
                     Some(close) => format!("; did you mean `{close}`?"),
                     None if fields.len() <= 12 => {
-                        format!("; expected one of {}", fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", "))
+                        format!(
+                            "; expected one of {}",
+                            fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                        )
                     }
                     None => String::new(),
                 };
@@ -146,7 +152,7 @@ impl<'v> MapCx<'v> {
         map: &'v Map,
         parent: &'v Value,
         key: &'static str,
-        default: Option<&dyn Fn(&mut Self) -> Option<T>>,
+        default: Option<&FieldDefault<'_, 'v, T>>,
         check: &dyn Fn(&T) -> Result<(), String>,
     ) -> Option<T> {
         self.at(PathStep::Key(key), |cx| match map.get(key) {
@@ -179,7 +185,10 @@ impl<'v> MapCx<'v> {
         let mapped = T::map(&value, &mut inner);
         if mapped.is_none() {
             let span = Span::NONE;
-            self.error(&span, format!("internal error: the declared default {literal} is invalid: {}", inner.into_report()));
+            self.error(
+                &span,
+                format!("internal error: the declared default {literal} is invalid: {}", inner.into_report()),
+            );
         }
         mapped
     }

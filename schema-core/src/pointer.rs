@@ -88,8 +88,7 @@ impl Pointer {
 
     /// True when `self` is `other` or lies inside it.
     pub fn starts_with(&self, other: &Pointer) -> bool {
-        self.0.len() >= other.0.len()
-            && self.0.iter().zip(&other.0).all(|(a, b)| a.to_string() == b.to_string())
+        self.0.len() >= other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| a.to_string() == b.to_string())
     }
 
     /// The node this pointer names inside `value`, if any.

@@ -232,7 +232,11 @@ pub fn resolve_field<T, P, O>(
 }
 
 /// Pass 2 over a whole config. On success returns the resolved value and the notes.
-pub fn resolve_document<T: Resolve>(raw: &T, system: &dyn System, options: ResolveOptions) -> Result<(T::Output, Report), Report> {
+pub fn resolve_document<T: Resolve>(
+    raw: &T,
+    system: &dyn System,
+    options: ResolveOptions,
+) -> Result<(T::Output, Report), Report> {
     let mut cx = ResolveCx::new(system, options);
     let resolved = raw.resolve(&mut cx);
     let report = cx.into_report();
@@ -260,7 +264,19 @@ macro_rules! resolves_to_itself {
 }
 
 resolves_to_itself!(
-    bool, i8, i16, i32, i64, u8, u16, u32, u64, usize, f32, f64, String,
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    usize,
+    f32,
+    f64,
+    String,
     crate::types::units::Size,
     crate::types::units::Duration,
     crate::types::net::Port,
@@ -288,7 +304,10 @@ impl<T: Resolve> Resolve for Box<T> {
     }
 }
 
-fn resolve_all<'a, T: Resolve + 'a>(items: impl Iterator<Item = &'a T>, cx: &mut ResolveCx<'_>) -> Option<Vec<T::Output>> {
+fn resolve_all<'a, T: Resolve + 'a>(
+    items: impl Iterator<Item = &'a T>,
+    cx: &mut ResolveCx<'_>,
+) -> Option<Vec<T::Output>> {
     let mut out = Vec::new();
     let mut ok = true;
     for (i, item) in items.enumerate() {

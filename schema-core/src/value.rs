@@ -151,9 +151,7 @@ impl Value {
             Kind::Float(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
             Kind::Str(s) => J::String(s.clone()),
             Kind::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Kind::Map(map) => {
-                J::Object(map.entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect())
-            }
+            Kind::Map(map) => J::Object(map.entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect()),
         }
     }
 

@@ -72,12 +72,23 @@ pub fn parse_with_limits(text: &str, file: Option<&str>, limits: Limits) -> Resu
     if builder.report.has_errors() {
         return Err(builder.report);
     }
-    Ok(builder.root.unwrap_or_else(|| Value { kind: Kind::Null, span: Span::NONE }))
+    Ok(builder.root.unwrap_or(Value { kind: Kind::Null, span: Span::NONE }))
 }
 
 enum Frame {
-    List { items: Vec<Value>, span: Span, anchor: usize },
-    Map { map: Map, span: Span, anchor: usize, key: Option<Key>, merges: Vec<Value>, index: Option<HashMap<String, usize>> },
+    List {
+        items: Vec<Value>,
+        span: Span,
+        anchor: usize,
+    },
+    Map {
+        map: Map,
+        span: Span,
+        anchor: usize,
+        key: Option<Key>,
+        merges: Vec<Value>,
+        index: Option<HashMap<String, usize>>,
+    },
 }
 
 struct Builder {
@@ -123,12 +134,8 @@ impl Builder {
 
     fn syntax_error(&self, error: &ScanError) -> Problem {
         let marker = error.marker();
-        let span = Span {
-            file: self.file.clone(),
-            line: marker.line() as u32,
-            column: marker.col() as u32 + 1,
-            len: 1,
-        };
+        let span =
+            Span { file: self.file.clone(), line: marker.line() as u32, column: marker.col() as u32 + 1, len: 1 };
         Problem::error(self.pointer(), format!("YAML syntax error: {}", error.info())).with_span(&span)
     }
 
@@ -200,7 +207,9 @@ impl Builder {
                 self.open(Frame::Map { map: Map::default(), span, anchor, key: None, merges: Vec::new(), index: None })
             }
             Event::SequenceEnd => match self.stack.pop() {
-                Some(Frame::List { items, span, anchor }) => self.complete(Value { kind: Kind::List(items), span }, anchor),
+                Some(Frame::List { items, span, anchor }) => {
+                    self.complete(Value { kind: Kind::List(items), span }, anchor)
+                }
                 _ => Err(self.error(&span, "internal parser state: unexpected end of sequence")),
             },
             Event::MappingEnd => match self.stack.pop() {
@@ -220,9 +229,12 @@ impl Builder {
             };
             return Err(self.error(&span, format!("the document nests deeper than {} levels", self.limits.max_depth)));
         }
-        self.count(1, &match &frame {
-            Frame::List { span, .. } | Frame::Map { span, .. } => span.clone(),
-        })?;
+        self.count(
+            1,
+            &match &frame {
+                Frame::List { span, .. } | Frame::Map { span, .. } => span.clone(),
+            },
+        )?;
         self.stack.push(frame);
         Ok(())
     }
@@ -235,7 +247,13 @@ impl Builder {
         }
     }
 
-    fn scalar(&self, text: &str, style: ScalarStyle, tag: Option<&saphyr_parser::Tag>, span: &Span) -> Result<Kind, Problem> {
+    fn scalar(
+        &self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&saphyr_parser::Tag>,
+        span: &Span,
+    ) -> Result<Kind, Problem> {
         if let Some(tag) = tag {
             if !tag.is_yaml_core_schema() {
                 return Err(self.error(span, format!("unsupported YAML tag `{tag}`")));
@@ -251,9 +269,8 @@ impl Builder {
                 },
                 _ => return Err(self.error(span, format!("unsupported YAML tag `{tag}`"))),
             };
-            return resolved.ok_or_else(|| {
-                self.error(span, format!("{} is not a valid `{tag}` value", quote_for_message(text)))
-            });
+            return resolved
+                .ok_or_else(|| self.error(span, format!("{} is not a valid `{tag}` value", quote_for_message(text))));
         }
         if style != ScalarStyle::Plain {
             return Ok(Kind::Str(text.to_owned()));
@@ -317,7 +334,8 @@ impl Builder {
                     };
                     match existing {
                         Some(at) => {
-                            let message = format!("duplicate key `{}` (first defined at {})", k.name, map.entries[at].0.span);
+                            let message =
+                                format!("duplicate key `{}` (first defined at {})", k.name, map.entries[at].0.span);
                             // Put the key back so the pointer names it.
                             let span = k.span.clone();
                             *key = Some(k);
@@ -360,7 +378,8 @@ fn apply_merges(map: &mut Map, merges: Vec<Value>) {
             // A scalar merge value is meaningless; keep it visible as an ordinary key so the
             // mapper reports it as unknown rather than silently ignoring it.
             kind => {
-                map.entries.push((Key { name: "<<".into(), span: merge.span.clone() }, Value { kind, span: merge.span }));
+                map.entries
+                    .push((Key { name: "<<".into(), span: merge.span.clone() }, Value { kind, span: merge.span }));
                 continue;
             }
         };

@@ -101,14 +101,19 @@ fn resolve_workers(value: &Auto<u16>, _: &DemoRaw, cx: &mut ResolveCx<'_>) -> Re
     let cpus = cx.system().cpu_count();
     match value {
         Auto::Auto => u16::try_from(cpus).map_err(|_| format!("{cpus} CPUs are more workers than supported")),
-        Auto::Value(n) if usize::from(*n) > 10 * cpus => Err(format!("{n} workers is more than 10 per CPU ({cpus} CPUs)")),
+        Auto::Value(n) if usize::from(*n) > 10 * cpus => {
+            Err(format!("{n} workers is more than 10 per CPU ({cpus} CPUs)"))
+        }
         Auto::Value(n) => Ok(*n),
     }
 }
 
 fn check_cache(cache: &Cache, checks: &mut Checks) {
     if cache.ttl_min > cache.ttl_max {
-        checks.error("ttl-min", format!("ttl-min ({}) must not be greater than ttl-max ({})", cache.ttl_min, cache.ttl_max));
+        checks.error(
+            "ttl-min",
+            format!("ttl-min ({}) must not be greater than ttl-max ({})", cache.ttl_min, cache.ttl_max),
+        );
     }
 }
 

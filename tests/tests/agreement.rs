@@ -26,7 +26,8 @@ fn verdicts(validator: &Validator, doc: &Json) -> (bool, bool, String) {
 
 fn assert_agree(validator: &Validator, doc: &Json) {
     let (mapper_ok, schema_ok, report) = verdicts(validator, doc);
-    let schema_errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let schema_errors: Vec<String> =
+        validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert_eq!(mapper_ok, schema_ok, "disagreement on {doc}\nmapper: {report}\nschema: {schema_errors:?}");
 }
 
@@ -94,10 +95,48 @@ fn scalar() -> impl Strategy<Value = Json> {
         prop::sample::select(vec![0i64, 1, 2, 53, 64, 65, 255, 256, 65535, 65536, 70000, -1]).prop_map(Json::from),
         prop::sample::select(vec![0.0, 0.5, 1.0, 1.5, -0.1, 64.0, 3.25]).prop_map(Json::from),
         prop::sample::select(vec![
-            "auto", "abc", "ABC", "toolongname", "", "100M", "1024K", "1G", "1T", "100", "1s", "500ms", "5m", "2x",
-            "127.0.0.1", "127.0.0.1@53", "::1", "::1@53", "10.0.0.0/8", "10.0.0.0/33", "::/0", "2001:db8::1",
-            "192.0.2.256", "1:2:3:4:5:6:7:8", "1::2::3", "::ffff:1.2.3.4", "example.com", "example.com.", ".",
-            "-bad.com", "a..b", "lo", "lo@853", "eth0@0", "1.2.3.999", "system", "a", "b", "c-d", "cd", "yes", "true",
+            "auto",
+            "abc",
+            "ABC",
+            "toolongname",
+            "",
+            "100M",
+            "1024K",
+            "1G",
+            "1T",
+            "100",
+            "1s",
+            "500ms",
+            "5m",
+            "2x",
+            "127.0.0.1",
+            "127.0.0.1@53",
+            "::1",
+            "::1@53",
+            "10.0.0.0/8",
+            "10.0.0.0/33",
+            "::/0",
+            "2001:db8::1",
+            "192.0.2.256",
+            "1:2:3:4:5:6:7:8",
+            "1::2::3",
+            "::ffff:1.2.3.4",
+            "example.com",
+            "example.com.",
+            ".",
+            "-bad.com",
+            "a..b",
+            "lo",
+            "lo@853",
+            "eth0@0",
+            "1.2.3.999",
+            "system",
+            "a",
+            "b",
+            "c-d",
+            "cd",
+            "yes",
+            "true",
         ])
         .prop_map(Json::from),
     ]

@@ -18,17 +18,22 @@ fn addr_port() -> impl Strategy<Value = AddrPort> {
 }
 
 fn size() -> impl Strategy<Value = Size> {
-    (1u64..=64 * 1024, prop::sample::select(vec![1u64 << 20, 1 << 10])).prop_map(|(n, unit)| Size(n * unit)).prop_filter("in 1M..=64G", |s| {
-        (1 << 20..=64 << 30).contains(&s.0)
-    })
+    (1u64..=64 * 1024, prop::sample::select(vec![1u64 << 20, 1 << 10]))
+        .prop_map(|(n, unit)| Size(n * unit))
+        .prop_filter("in 1M..=64G", |s| (1 << 20..=64 << 30).contains(&s.0))
 }
 
 fn duration() -> impl Strategy<Value = Duration> {
-    (0u64..100_000, prop::sample::select(vec![1u64, 1000, 1_000_000, 60_000_000])).prop_map(|(n, unit)| Duration(n * unit))
+    (0u64..100_000, prop::sample::select(vec![1u64, 1000, 1_000_000, 60_000_000]))
+        .prop_map(|(n, unit)| Duration(n * unit))
 }
 
 fn cache() -> impl Strategy<Value = Cache> {
-    (size(), duration(), duration()).prop_map(|(size_max, a, b)| Cache { size_max, ttl_min: a.min(b), ttl_max: a.max(b) })
+    (size(), duration(), duration()).prop_map(|(size_max, a, b)| Cache {
+        size_max,
+        ttl_min: a.min(b),
+        ttl_max: a.max(b),
+    })
 }
 
 fn listen() -> impl Strategy<Value = Listen> {
@@ -51,7 +56,8 @@ fn domain() -> impl Strategy<Value = DomainName> {
 
 fn forward() -> impl Strategy<Value = Forward> {
     let upstream = prop_oneof![Just(Upstream::System), addr_port().prop_map(Upstream::Address)];
-    let net = (ip(), any::<u8>()).prop_map(|(addr, p)| IpNet { addr, prefix: p % if addr.is_ipv4() { 33 } else { 129 } });
+    let net =
+        (ip(), any::<u8>()).prop_map(|(addr, p)| IpNet { addr, prefix: p % if addr.is_ipv4() { 33 } else { 129 } });
     (domain(), prop::collection::vec(upstream, 1..4), prop::option::of(prop::collection::vec(net, 0..3)))
         .prop_map(|(subtree, servers, clients)| Forward { subtree, servers, clients })
 }
@@ -59,10 +65,23 @@ fn forward() -> impl Strategy<Value = Forward> {
 fn demo() -> impl Strategy<Value = DemoRaw> {
     let workers = prop_oneof![Just(Auto::Auto), (0u16..=u16::MAX).prop_map(Auto::Value)];
     let nsid = prop::option::of("[a-z0-9-]{1,64}");
-    let level = prop::sample::select(vec![LogLevel::Crit, LogLevel::Err, LogLevel::Warning, LogLevel::Notice, LogLevel::Info, LogLevel::Debug]);
-    (workers, nsid, cache(), prop::collection::vec(listen(), 0..=8), level, prop::collection::vec(forward(), 0..3)).prop_map(
-        |(workers, nsid, cache, listen, log_level, forward)| DemoRaw { workers, nsid, cache, listen, log_level, forward },
-    )
+    let level = prop::sample::select(vec![
+        LogLevel::Crit,
+        LogLevel::Err,
+        LogLevel::Warning,
+        LogLevel::Notice,
+        LogLevel::Info,
+        LogLevel::Debug,
+    ]);
+    (workers, nsid, cache(), prop::collection::vec(listen(), 0..=8), level, prop::collection::vec(forward(), 0..3))
+        .prop_map(|(workers, nsid, cache, listen, log_level, forward)| DemoRaw {
+            workers,
+            nsid,
+            cache,
+            listen,
+            log_level,
+            forward,
+        })
 }
 
 /// Block-style YAML with every string double-quoted (JSON string escapes are valid YAML ones).
@@ -125,10 +144,57 @@ proptest! {
 /// keys, tags, quotes and garbage, in random order.
 fn yamlish() -> impl Strategy<Value = String> {
     let token = prop::sample::select(vec![
-        "workers", "cache", "size-max", "listen", "interface", "forward", "servers", ": ", ":", "- ", "-", "\n", "\n  ",
-        "\n    ", "[", "]", "{", "}", ", ", "&a ", "*a", "&b ", "*b", "<<: ", "!!str ", "!!int ", "!custom ", "'", "\"",
-        "\\", "#", "---\n", "...", "|\n  ", ">\n  ", "auto", "100M", "127.0.0.1@53", "~", "null", "yes", "1e9999",
-        "99999999999999999999", "0x1F", "é", "\t", "\u{0}", "?", "%YAML 1.2\n", "@", "`",
+        "workers",
+        "cache",
+        "size-max",
+        "listen",
+        "interface",
+        "forward",
+        "servers",
+        ": ",
+        ":",
+        "- ",
+        "-",
+        "\n",
+        "\n  ",
+        "\n    ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ", ",
+        "&a ",
+        "*a",
+        "&b ",
+        "*b",
+        "<<: ",
+        "!!str ",
+        "!!int ",
+        "!custom ",
+        "'",
+        "\"",
+        "\\",
+        "#",
+        "---\n",
+        "...",
+        "|\n  ",
+        ">\n  ",
+        "auto",
+        "100M",
+        "127.0.0.1@53",
+        "~",
+        "null",
+        "yes",
+        "1e9999",
+        "99999999999999999999",
+        "0x1F",
+        "é",
+        "\t",
+        "\u{0}",
+        "?",
+        "%YAML 1.2\n",
+        "@",
+        "`",
     ]);
     prop::collection::vec(token, 0..60).prop_map(|tokens| tokens.concat())
 }

@@ -259,7 +259,8 @@ impl<K: KeySchema, V: Schema> Schema for BTreeMap<K, V> {
         let mut ok = true;
         for (key, item) in &map.entries {
             cx.at(PathStep::Key(&key.name), |cx| {
-                let parsed = K::parse_key(&key.name).map_err(|message| cx.error(&key.span, format!("invalid key: {message}")));
+                let parsed =
+                    K::parse_key(&key.name).map_err(|message| cx.error(&key.span, format!("invalid key: {message}")));
                 let mapped = V::map(item, cx);
                 match (parsed, mapped) {
                     (Ok(k), Some(v)) => {

@@ -4,5 +4,5 @@ pub mod auto;
 pub mod builtin;
 pub mod net;
 pub mod paths;
-pub mod units;
 pub mod serialize;
+pub mod units;

@@ -132,7 +132,8 @@ impl crate::constraint::RangeConstraint for Port {
 }
 
 fn parse_port(text: &str, whole: &str) -> Result<Port, String> {
-    let valid_digits = !text.is_empty() && !text.starts_with('0') && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit());
+    let valid_digits =
+        !text.is_empty() && !text.starts_with('0') && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit());
     match text.parse::<u32>() {
         Ok(p) if valid_digits && (1..=65535).contains(&p) => Ok(Port(p as u16)),
         _ => Err(format!("{}: the port after '@' must be a number from 1 to 65535", quote_for_message(whole))),
@@ -181,15 +182,22 @@ impl IpNet {
             Some((a, p)) => (a, Some(p)),
             None => (text, None),
         };
-        let addr = parse_ip(addr_text).map_err(|_| format!("{} is not an IP network such as 10.0.0.0/8", quote_for_message(text)))?;
+        let addr = parse_ip(addr_text)
+            .map_err(|_| format!("{} is not an IP network such as 10.0.0.0/8", quote_for_message(text)))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix_text {
             None => max,
             Some(p) => {
-                let canonical = p == "0" || (!p.starts_with('0') && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+                let canonical =
+                    p == "0" || (!p.starts_with('0') && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
                 match p.parse::<u8>() {
                     Ok(n) if canonical && n <= max => n,
-                    _ => return Err(format!("{}: the prefix length must be a number from 0 to {max}", quote_for_message(text))),
+                    _ => {
+                        return Err(format!(
+                            "{}: the prefix length must be a number from 0 to {max}",
+                            quote_for_message(text)
+                        ));
+                    }
                 }
             }
         };
@@ -238,8 +246,9 @@ impl AddrPort {
             Some((a, p)) => (a, Some(parse_port(p, text)?)),
             None => (text, None),
         };
-        let addr = parse_ip(addr_text)
-            .map_err(|_| format!("{} is not an IP address with an optional @port, such as 127.0.0.1@53", quote_for_message(text)))?;
+        let addr = parse_ip(addr_text).map_err(|_| {
+            format!("{} is not an IP address with an optional @port, such as 127.0.0.1@53", quote_for_message(text))
+        })?;
         Ok(AddrPort { addr, port })
     }
 }
@@ -254,7 +263,12 @@ impl fmt::Display for AddrPort {
     }
 }
 
-string_type!(AddrPort, "an IP address with an optional @port", "127.0.0.1@53", anchored(&format!("{}(@{PORT})?", ip_pattern())));
+string_type!(
+    AddrPort,
+    "an IP address with an optional @port",
+    "127.0.0.1@53",
+    anchored(&format!("{}(@{PORT})?", ip_pattern()))
+);
 
 /// Where to listen: an IP address or a network interface name, with an optional port
 /// (`127.0.0.1@53`, `lo@853`, `eth0`).

@@ -23,7 +23,7 @@ fn split_number(text: &str) -> Option<(u64, &str)> {
 /// Writes `amount` in the largest unit that divides it exactly.
 fn write_in_units(f: &mut fmt::Formatter<'_>, amount: u64, units: &[(&str, u64)]) -> fmt::Result {
     for (suffix, factor) in units.iter().rev() {
-        if amount % factor == 0 && (amount != 0 || *factor == 1) {
+        if amount.is_multiple_of(*factor) && (amount != 0 || *factor == 1) {
             return write!(f, "{}{suffix}", amount / factor);
         }
     }
