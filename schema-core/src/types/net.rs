@@ -12,42 +12,6 @@ use crate::json_schema::SchemaGen;
 use crate::map::{MapCx, Schema};
 use crate::value::{Kind, Value, quote_for_message};
 
-/// Implements `Schema` for a type parsed from a string by `parse`, shown by `Display`.
-macro_rules! string_type {
-    ($name:ty, $what:literal, $example:literal, $pattern:expr) => {
-        impl Schema for $name {
-            fn map<'v>(value: &'v Value, cx: &mut MapCx<'v>) -> Option<$name> {
-                match &value.kind {
-                    Kind::Str(s) => <$name>::parse(s).map_err(|message| cx.error(&value.span, message)).ok(),
-                    _ => {
-                        cx.mismatch::<$name>(value);
-                        None
-                    }
-                }
-            }
-            fn json_schema(_: &mut SchemaGen) -> Json {
-                json!({"type": "string", "pattern": $pattern, "title": $what})
-            }
-            fn to_json(&self) -> Json {
-                json!(self.to_string())
-            }
-            fn expecting() -> String {
-                format!("{} such as {}", $what, $example)
-            }
-            fn accepts(kind: &Kind) -> bool {
-                matches!(kind, Kind::Str(_))
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<$name, String> {
-                <$name>::parse(s)
-            }
-        }
-    };
-}
-
 const IPV4: &str = r"((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 const PORT: &str = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
 
@@ -231,7 +195,7 @@ fn ipnet_pattern() -> String {
     anchored(&format!("({IPV4}(/{v4_prefix})?|{}(/{v6_prefix})?)", ipv6_regex()))
 }
 
-string_type!(IpNet, "an IP network", "10.0.0.0/8", ipnet_pattern());
+parsed_from_string!(IpNet, title: "an IP network", expecting: "an IP network such as 10.0.0.0/8", pattern: ipnet_pattern());
 
 /// An IP address with an optional port: `127.0.0.1`, `127.0.0.1@53`, `::1@53`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -263,11 +227,11 @@ impl fmt::Display for AddrPort {
     }
 }
 
-string_type!(
+parsed_from_string!(
     AddrPort,
-    "an IP address with an optional @port",
-    "127.0.0.1@53",
-    anchored(&format!("{}(@{PORT})?", ip_pattern()))
+    title: "an IP address with an optional @port",
+    expecting: "an IP address with an optional @port such as 127.0.0.1@53",
+    pattern: anchored(&format!("{}(@{PORT})?", ip_pattern()))
 );
 
 /// Where to listen: an IP address or a network interface name, with an optional port
@@ -330,7 +294,12 @@ fn interface_pattern() -> String {
     anchored(&format!("({}|{name})(@{PORT})?", ip_pattern()))
 }
 
-string_type!(InterfacePort, "an IP address or interface name with an optional @port", "lo@853", interface_pattern());
+parsed_from_string!(
+    InterfacePort,
+    title: "an IP address or interface name with an optional @port",
+    expecting: "an IP address or interface name with an optional @port such as lo@853",
+    pattern: interface_pattern()
+);
 
 /// A domain name such as `example.com` or `example.com.`, or `.` for the root. Labels are 1 to
 /// 63 characters of letters, digits, `-`, `_` and `*`, not starting or ending with `-`; the
@@ -390,7 +359,7 @@ fn domain_pattern() -> String {
     format!("^(\\.|(?![\\s\\S]{{255}})(?![\\s\\S]{{253}}[^.]){label}(\\.{label})*\\.?)$")
 }
 
-string_type!(DomainName, "a domain name", "example.com", domain_pattern());
+parsed_from_string!(DomainName, title: "a domain name", expecting: "a domain name such as example.com", pattern: domain_pattern());
 
 impl crate::types::builtin::KeySchema for DomainName {
     fn parse_key(key: &str) -> Result<DomainName, String> {

@@ -4,12 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value as Json, json};
-
-use crate::json_schema::SchemaGen;
-use crate::map::{MapCx, Schema};
 use crate::resolve::{FileKind, Resolve, ResolveCx};
-use crate::value::{Kind, Value};
 
 macro_rules! path_type {
     ($name:ident, $what:literal, $kind:expr) => {
@@ -38,29 +33,7 @@ macro_rules! path_type {
             }
         }
 
-        impl Schema for $name {
-            fn map<'v>(value: &'v Value, cx: &mut MapCx<'v>) -> Option<$name> {
-                match &value.kind {
-                    Kind::Str(s) => $name::parse(s).map_err(|message| cx.error(&value.span, message)).ok(),
-                    _ => {
-                        cx.mismatch::<$name>(value);
-                        None
-                    }
-                }
-            }
-            fn json_schema(_: &mut SchemaGen) -> Json {
-                json!({"type": "string", "pattern": "^[^\\u0000]+$", "title": $what})
-            }
-            fn to_json(&self) -> Json {
-                json!(self.0.to_string_lossy())
-            }
-            fn expecting() -> String {
-                format!("a {}", $what)
-            }
-            fn accepts(kind: &Kind) -> bool {
-                matches!(kind, Kind::Str(_))
-            }
-        }
+        parsed_from_string!($name, title: $what, expecting: concat!("a ", $what), pattern: "^[^\\u0000]+$");
 
         impl Resolve for $name {
             type Output = $name;

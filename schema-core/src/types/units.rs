@@ -6,9 +6,7 @@ use std::fmt;
 use serde_json::{Map, Value as Json, json};
 
 use crate::constraint::RangeConstraint;
-use crate::json_schema::SchemaGen;
-use crate::map::{MapCx, Schema};
-use crate::value::{Kind, Value, quote_for_message};
+use crate::value::quote_for_message;
 
 /// Splits `"100M"` into `(100, "M")`.
 fn split_number(text: &str) -> Option<(u64, &str)> {
@@ -62,36 +60,12 @@ macro_rules! quantity {
             }
         }
 
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<$name, String> {
-                $name::parse(s)
-            }
-        }
-
-        impl Schema for $name {
-            fn map<'v>(value: &'v Value, cx: &mut MapCx<'v>) -> Option<$name> {
-                match &value.kind {
-                    Kind::Str(s) => $name::parse(s).map_err(|message| cx.error(&value.span, message)).ok(),
-                    _ => {
-                        cx.mismatch::<$name>(value);
-                        None
-                    }
-                }
-            }
-            fn json_schema(_: &mut SchemaGen) -> Json {
-                json!({"type": "string", "pattern": $pattern, "title": $what})
-            }
-            fn to_json(&self) -> Json {
-                json!(self.to_string())
-            }
-            fn expecting() -> String {
-                format!("a {} such as {}", $what, $example)
-            }
-            fn accepts(kind: &Kind) -> bool {
-                matches!(kind, Kind::Str(_))
-            }
-        }
+        parsed_from_string!(
+            $name,
+            title: $what,
+            expecting: concat!("a ", $what, " such as ", $example),
+            pattern: $pattern
+        );
 
         impl RangeConstraint for $name {
             /// JSON Schema cannot compare unit-suffixed strings: the bounds are recorded as
