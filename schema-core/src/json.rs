@@ -2,11 +2,9 @@
 //! written here because `serde_json` does not report where each value sits in the text.
 //! Duplicate keys and documents nested deeper than the limit are rejected like in YAML.
 
-use std::sync::Arc;
-
 use crate::pointer::{Pointer, Segment};
 use crate::report::{Problem, Report};
-use crate::value::{Key, Kind, Map, Span, Value};
+use crate::value::{FileId, Key, Kind, Map, Span, Value};
 use crate::yaml::Limits;
 
 /// Parses one JSON document. `file` names the source in positions.
@@ -20,7 +18,7 @@ pub fn parse_with_limits(text: &str, file: Option<&str>, limits: Limits) -> Resu
         pos: 0,
         line: 1,
         line_start: 0,
-        file: file.map(Arc::from),
+        file: file.map(FileId::intern),
         path: Vec::new(),
         limits,
         nodes: 0,
@@ -40,7 +38,7 @@ struct JsonParser<'t> {
     pos: usize,
     line: u32,
     line_start: usize,
-    file: Option<Arc<str>>,
+    file: Option<FileId>,
     path: Vec<Segment>,
     limits: Limits,
     nodes: usize,
@@ -58,7 +56,7 @@ impl JsonParser<'_> {
         }
         column += self.text[from..pos].iter().filter(|b| (**b & 0xC0) != 0x80).count() as u32;
         self.column_cache.set((pos, column));
-        Span { file: self.file.clone(), line: self.line, column, len: len.max(1) as u32 }
+        Span { file: self.file, line: self.line, column, len: len.max(1) as u32 }
     }
 
     fn error(&self, message: impl Into<String>) -> Problem {

@@ -54,7 +54,7 @@ pub use types::builtin::KeySchema;
 pub use types::net::{AddrPort, DomainName, InterfacePort, InterfaceTarget, IpNet, Port};
 pub use types::paths::{DirPath, FilePath};
 pub use types::units::{Duration, Size};
-pub use value::{Kind, Span, Value};
+pub use value::{FileId, Kind, Span, Value};
 
 /// The syntax of a document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

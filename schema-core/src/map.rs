@@ -83,7 +83,7 @@ impl<'v> MapCx<'v> {
     /// in `node` (or at the nearest ancestor when it does not exist).
     pub fn error_at(&mut self, node: &Value, relative: &Pointer, message: impl Into<String>) {
         let pointer = self.pointer().join(relative);
-        let span = relative.nearest(node).span.clone();
+        let span = relative.nearest(node).span;
         self.report.push(Problem::error(pointer, message).with_span(&span));
     }
 

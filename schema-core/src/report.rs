@@ -34,7 +34,7 @@ impl Problem {
     }
 
     pub fn with_span(mut self, span: &Span) -> Problem {
-        self.span = span.is_known().then(|| span.clone());
+        self.span = span.is_known().then_some(*span);
         self
     }
 
@@ -105,7 +105,7 @@ impl Report {
             if problem.span.is_none() {
                 let node = problem.pointer.nearest(document);
                 if node.span.is_known() {
-                    problem.span = Some(node.span.clone());
+                    problem.span = Some(node.span);
                 }
             }
         }
@@ -124,7 +124,7 @@ impl Report {
                         obj.insert("level".into(), "note".into());
                     }
                     if let Some(span) = &p.span {
-                        if let Some(file) = &span.file {
+                        if let Some(file) = span.file {
                             obj.insert("file".into(), file.to_string().into());
                         }
                         obj.insert("line".into(), span.line.into());
@@ -158,8 +158,7 @@ fn render_problem(out: &mut String, problem: &Problem, source: &dyn Fn(&str) -> 
     };
     let line_text = span
         .file
-        .as_deref()
-        .and_then(source)
+        .and_then(|file| source(file.name()))
         .and_then(|text| text.lines().nth(span.line as usize - 1).map(str::to_owned));
     if let Some(line_text) = line_text {
         let number = span.line.to_string();
@@ -246,7 +245,12 @@ mod tests {
         let mut report = Report::new();
         report.push(
             Problem::error(Pointer::parse("/network/listen/0/port").unwrap(), "70000 is out of range 1..=65535")
-                .with_span(&Span { file: Some("config.yaml".into()), line: 12, column: 13, len: 5 }),
+                .with_span(&Span {
+                    file: Some(crate::value::FileId::intern("config.yaml")),
+                    line: 12,
+                    column: 13,
+                    len: 5,
+                }),
         );
         report.push(Problem::error(Pointer::root(), "expected a mapping"));
         assert_eq!(

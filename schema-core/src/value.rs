@@ -1,15 +1,60 @@
 //! The document tree every input becomes before mapping: YAML files, JSON files and API bodies
 //! alike. Each node remembers where it came from, so errors can point at `file:line:column`.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::num::NonZeroU32;
+use std::sync::{Mutex, RwLock};
+
+/// The name of a source file, interned: spans carry this 4-byte handle instead of a string, so
+/// every node's span is small and `Copy` (no reference counting per node). Names are few (the
+/// config files, a fixed name for API bodies) and stay for the life of the process.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId(NonZeroU32);
+
+static FILE_NAMES: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
+static FILE_IDS: Mutex<Option<HashMap<&'static str, FileId>>> = Mutex::new(None);
+
+impl FileId {
+    /// The handle of `name`, registering it the first time it is seen.
+    pub fn intern(name: &str) -> FileId {
+        let mut ids = FILE_IDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let ids = ids.get_or_insert_with(HashMap::new);
+        if let Some(id) = ids.get(name) {
+            return *id;
+        }
+        let name: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        let mut names = FILE_NAMES.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        names.push(name);
+        let id = FileId(NonZeroU32::new(u32::try_from(names.len()).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN));
+        ids.insert(name, id);
+        id
+    }
+
+    pub fn name(self) -> &'static str {
+        let names = FILE_NAMES.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        names.get(self.0.get() as usize - 1).copied().unwrap_or("?")
+    }
+}
+
+impl fmt::Debug for FileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.name(), f)
+    }
+}
+
+impl fmt::Display for FileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Where a node starts in its source: 1-based line and column (in characters), plus the length
 /// of the node's first line for underlining. `line == 0` means "no position" (a value built in
 /// code rather than parsed).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Span {
-    pub file: Option<Arc<str>>,
+    pub file: Option<FileId>,
     pub line: u32,
     pub column: u32,
     pub len: u32,
@@ -26,7 +71,7 @@ impl Span {
 
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.file {
+        match self.file {
             Some(file) => write!(f, "{file}:{}:{}", self.line, self.column),
             None => write!(f, "{}:{}", self.line, self.column),
         }

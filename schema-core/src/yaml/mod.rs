@@ -7,14 +7,15 @@
 //! nested deeper than [`Limits::max_depth`], and alias expansion beyond [`Limits::max_nodes`]
 //! (a "billion laughs" document is refused before it uses the memory).
 
+mod fast;
+
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 
 use crate::pointer::{Pointer, Segment};
 use crate::report::{Problem, Report};
-use crate::value::{Key, Kind, Map, Span, Value, quote_for_message};
+use crate::value::{FileId, Key, Kind, Map, Span, Value, quote_for_message};
 
 /// Resource limits for parsing untrusted input.
 #[derive(Clone, Copy, Debug)]
@@ -41,8 +42,17 @@ pub fn parse(text: &str, file: Option<&str>) -> Result<Value, Report> {
 }
 
 pub fn parse_with_limits(text: &str, file: Option<&str>, limits: Limits) -> Result<Value, Report> {
+    let file = file.map(FileId::intern);
+    if let Some(value) = fast::parse(text, file, limits) {
+        return Ok(value);
+    }
+    full_parse(text, file, limits)
+}
+
+/// The full YAML parser (saphyr-parser events), used for everything the fast path declines.
+fn full_parse(text: &str, file: Option<FileId>, limits: Limits) -> Result<Value, Report> {
     let mut builder = Builder {
-        file: file.map(Arc::from),
+        file,
         limits,
         stack: Vec::new(),
         anchors: HashMap::new(),
@@ -92,7 +102,7 @@ enum Frame {
 }
 
 struct Builder {
-    file: Option<Arc<str>>,
+    file: Option<FileId>,
     limits: Limits,
     stack: Vec<Frame>,
     /// Anchored nodes with their node counts.
@@ -111,12 +121,7 @@ impl Builder {
     fn span(&self, span: saphyr_parser::Span) -> Span {
         let (start, end) = (span.start, span.end);
         let len = if end.line() == start.line() { end.col().saturating_sub(start.col()) } else { 1 };
-        Span {
-            file: self.file.clone(),
-            line: start.line() as u32,
-            column: start.col() as u32 + 1,
-            len: len.max(1) as u32,
-        }
+        Span { file: self.file, line: start.line() as u32, column: start.col() as u32 + 1, len: len.max(1) as u32 }
     }
 
     /// The pointer of the node being built, for parse errors.
@@ -134,8 +139,7 @@ impl Builder {
 
     fn syntax_error(&self, error: &ScanError) -> Problem {
         let marker = error.marker();
-        let span =
-            Span { file: self.file.clone(), line: marker.line() as u32, column: marker.col() as u32 + 1, len: 1 };
+        let span = Span { file: self.file, line: marker.line() as u32, column: marker.col() as u32 + 1, len: 1 };
         Problem::error(self.pointer(), format!("YAML syntax error: {}", error.info())).with_span(&span)
     }
 
@@ -225,14 +229,14 @@ impl Builder {
     fn open(&mut self, frame: Frame) -> Result<(), Problem> {
         if self.stack.len() >= self.limits.max_depth {
             let span = match &frame {
-                Frame::List { span, .. } | Frame::Map { span, .. } => span.clone(),
+                Frame::List { span, .. } | Frame::Map { span, .. } => *span,
             };
             return Err(self.error(&span, format!("the document nests deeper than {} levels", self.limits.max_depth)));
         }
         self.count(
             1,
             &match &frame {
-                Frame::List { span, .. } | Frame::Map { span, .. } => span.clone(),
+                Frame::List { span, .. } | Frame::Map { span, .. } => *span,
             },
         )?;
         self.stack.push(frame);
@@ -337,7 +341,7 @@ impl Builder {
                             let message =
                                 format!("duplicate key `{}` (first defined at {})", k.name, map.entries[at].0.span);
                             // Put the key back so the pointer names it.
-                            let span = k.span.clone();
+                            let span = k.span;
                             *key = Some(k);
                             (message, span)
                         }
@@ -378,8 +382,7 @@ fn apply_merges(map: &mut Map, merges: Vec<Value>) {
             // A scalar merge value is meaningless; keep it visible as an ordinary key so the
             // mapper reports it as unknown rather than silently ignoring it.
             kind => {
-                map.entries
-                    .push((Key { name: "<<".into(), span: merge.span.clone() }, Value { kind, span: merge.span }));
+                map.entries.push((Key { name: "<<".into(), span: merge.span }, Value { kind, span: merge.span }));
                 continue;
             }
         };
