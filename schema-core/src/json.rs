@@ -2,6 +2,8 @@
 //! written here because `serde_json` does not report where each value sits in the text.
 //! Duplicate keys and documents nested deeper than the limit are rejected like in YAML.
 
+use compact_str::CompactString;
+
 use crate::pointer::{Pointer, Segment};
 use crate::report::{Problem, Report};
 use crate::value::{FileId, Key, Kind, Map, Span, Value};
@@ -39,14 +41,33 @@ struct JsonParser<'t> {
     line: u32,
     line_start: usize,
     file: Option<FileId>,
-    path: Vec<Segment>,
+    /// Where we are, for error pointers (keys are inline strings: no allocation per key).
+    path: Vec<Step>,
     limits: Limits,
     nodes: usize,
     /// The last (byte position, column) computed, on the current line.
     column_cache: std::cell::Cell<(usize, u32)>,
 }
 
+/// One step of the parser's position, turned into a [`Segment`] only for an error.
+enum Step {
+    Key(CompactString),
+    Index(usize),
+}
+
 impl JsonParser<'_> {
+    fn pointer(&self) -> Pointer {
+        Pointer(
+            self.path
+                .iter()
+                .map(|step| match step {
+                    Step::Key(k) => Segment::Key(k.to_string()),
+                    Step::Index(i) => Segment::Index(*i),
+                })
+                .collect(),
+        )
+    }
+
     fn span_at(&self, pos: usize, len: usize) -> Span {
         // Columns count characters, not bytes. Positions only move forward, so count from the
         // last computed one: a minified document is one long line and must not cost O(n²).
@@ -64,7 +85,7 @@ impl JsonParser<'_> {
             None => " (found the end of the input)".to_owned(),
             Some(_) => String::new(),
         };
-        Problem::error(Pointer(self.path.clone()), format!("JSON syntax error: {}{found}", message.into()))
+        Problem::error(self.pointer(), format!("JSON syntax error: {}{found}", message.into()))
             .with_span(&self.span_at(self.pos.min(self.text.len()), 1))
     }
 
@@ -163,7 +184,7 @@ impl JsonParser<'_> {
                 Ok(n) => Kind::Int(n),
                 Err(_) => {
                     return Err(Problem::error(
-                        Pointer(self.path.clone()),
+                        self.pointer(),
                         format!("integer {text} is too large (the limit is {})", i64::MAX),
                     )
                     .with_span(&span));
@@ -173,7 +194,16 @@ impl JsonParser<'_> {
         Ok(Value { kind, span })
     }
 
-    fn string(&mut self) -> Result<String, Problem> {
+    fn string(&mut self) -> Result<CompactString, Problem> {
+        // Most strings have no escapes: take them straight from the text (short ones inline).
+        let body = &self.text[self.pos + 1..];
+        if let Some(len) = body.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+            if body[len] == b'"' {
+                let text = std::str::from_utf8(&body[..len]).map_err(|_| self.error("invalid UTF-8 in a string"))?;
+                self.pos += len + 2;
+                return Ok(CompactString::from(text));
+            }
+        }
         self.pos += 1; // opening quote
         let mut out = String::new();
         loop {
@@ -191,7 +221,7 @@ impl JsonParser<'_> {
             match self.text.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(out.into());
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -260,7 +290,7 @@ impl JsonParser<'_> {
             return Ok(Value { kind: Kind::List(items), span });
         }
         loop {
-            self.path.push(Segment::Index(items.len()));
+            self.path.push(Step::Index(items.len()));
             self.skip_ws();
             items.push(self.value()?);
             self.path.pop();
@@ -281,7 +311,8 @@ impl JsonParser<'_> {
         let span = self.span_at(self.pos, 1);
         self.pos += 1;
         let mut map = Map::default();
-        let mut seen = std::collections::HashSet::new();
+        // Duplicate keys: a scan while the object is small, a set once it is not.
+        let mut seen: Option<std::collections::HashSet<CompactString>> = None;
         self.skip_ws();
         if self.text.get(self.pos) == Some(&b'}') {
             self.pos += 1;
@@ -295,11 +326,18 @@ impl JsonParser<'_> {
             let key_start = self.pos;
             let name = self.string()?;
             let key_span = self.span_at(key_start, self.pos - key_start);
-            self.path.push(Segment::Key(name.clone()));
-            if !seen.insert(name.clone()) {
+            self.path.push(Step::Key(name.clone()));
+            let duplicate = match &mut seen {
+                Some(seen) => !seen.insert(name.clone()),
+                None => map.entries.iter().any(|(k, _)| k.name == name),
+            };
+            if seen.is_none() && map.entries.len() >= 16 {
+                seen = Some(map.entries.iter().map(|(k, _)| k.name.clone()).chain([name.clone()]).collect());
+            }
+            if duplicate {
                 let first = map.key(&name).map(|k| k.span.to_string()).unwrap_or_default();
                 return Err(Problem::error(
-                    Pointer(self.path.clone()),
+                    self.pointer(),
                     format!("duplicate key `{name}` (first defined at {first})"),
                 )
                 .with_span(&key_span));
@@ -347,6 +385,13 @@ mod tests {
         assert!(err.to_string().contains("t.json:1:17"), "{err}");
         let err = parse("{\"a\": 1, \"a\": 2}", None).unwrap_err();
         assert!(err.to_string().contains("duplicate key `a`"), "{err}");
+        let big: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
+        let err = parse(&format!("{{{}, \"k7\": 0}}", big.join(", ")), None).unwrap_err();
+        assert!(
+            err.to_string().starts_with("/k7: JSON syntax error")
+                || err.to_string().starts_with("/k7: duplicate key `k7`"),
+            "{err}"
+        );
         assert!(parse("[1] x", None).is_err());
         assert!(parse("01", None).is_err());
         assert!(parse("\"\\ud800\"", None).is_err());

@@ -2,6 +2,8 @@
 //! alike. Each node remembers where it came from, so errors can point at `file:line:column`.
 
 use std::collections::HashMap;
+
+use compact_str::CompactString;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::{Mutex, RwLock};
@@ -93,7 +95,8 @@ pub enum Kind {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    /// Strings up to 24 bytes are stored inline: most config scalars need no allocation.
+    Str(CompactString),
     List(Vec<Value>),
     Map(Map),
 }
@@ -108,7 +111,7 @@ pub struct Map {
 /// A mapping key with its own position, so an unknown key can be pointed at.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Key {
-    pub name: String,
+    pub name: CompactString,
     pub span: Span,
 }
 
@@ -130,7 +133,7 @@ impl Map {
         match self.get_mut(name) {
             Some(slot) => Some(std::mem::replace(slot, value)),
             None => {
-                self.entries.push((Key { name: name.to_owned(), span: Span::NONE }, value));
+                self.entries.push((Key { name: name.into(), span: Span::NONE }, value));
                 None
             }
         }
@@ -194,9 +197,9 @@ impl Value {
             Kind::Bool(b) => J::Bool(*b),
             Kind::Int(i) => J::from(*i),
             Kind::Float(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
-            Kind::Str(s) => J::String(s.clone()),
+            Kind::Str(s) => J::String(s.to_string()),
             Kind::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Kind::Map(map) => J::Object(map.entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect()),
+            Kind::Map(map) => J::Object(map.entries.iter().map(|(k, v)| (k.name.to_string(), v.to_json())).collect()),
         }
     }
 
@@ -211,12 +214,12 @@ impl Value {
                 Some(i) => Kind::Int(i),
                 None => Kind::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
-            J::String(s) => Kind::Str(s.clone()),
+            J::String(s) => Kind::Str(s.as_str().into()),
             J::Array(items) => Kind::List(items.iter().map(Value::from_json).collect()),
             J::Object(obj) => Kind::Map(Map {
                 entries: obj
                     .iter()
-                    .map(|(k, v)| (Key { name: k.clone(), span: Span::NONE }, Value::from_json(v)))
+                    .map(|(k, v)| (Key { name: k.as_str().into(), span: Span::NONE }, Value::from_json(v)))
                     .collect(),
             }),
         };

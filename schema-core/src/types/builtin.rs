@@ -144,7 +144,7 @@ float_schema!(f32, f64);
 impl Schema for String {
     fn map<'v>(value: &'v Value, cx: &mut MapCx<'v>) -> Option<String> {
         match &value.kind {
-            Kind::Str(s) => Some(s.clone()),
+            Kind::Str(s) => Some(s.to_string()),
             _ => {
                 cx.mismatch::<String>(value);
                 None

@@ -13,6 +13,8 @@ use super::{Limits, looks_like_int, resolve_plain};
 use crate::value::{FileId, Key, Kind, Map, Span, Value};
 use std::collections::HashSet;
 
+use compact_str::CompactString;
+
 /// The tree for `text`, or `None` when the full parser must decide.
 pub(super) fn parse(text: &str, file: Option<FileId>, limits: Limits) -> Option<Value> {
     if text.bytes().any(|b| b == b'\t' || b == b'\r') || text.starts_with('\u{feff}') {
@@ -274,7 +276,7 @@ impl<'t> Fast<'t> {
         let indent = first_key - self.start;
         let span = self.span(first_key, first_key);
         let mark = self.entries.len();
-        let mut seen: Option<HashSet<String>> = None;
+        let mut seen: Option<HashSet<CompactString>> = None;
         let mut key_at = first_key;
         loop {
             let (key_end, colon) = self.key_end(key_at)?;
@@ -335,7 +337,7 @@ impl<'t> Fast<'t> {
             }
         };
         self.nodes += 1;
-        Some(Key { name, span })
+        Some(Key { name: name.into(), span })
     }
 
     /// A value on the current line from `at`: returns it and where it ends.
@@ -348,7 +350,7 @@ impl<'t> Fast<'t> {
                 let end = self.quoted_end(at)?;
                 let text = self.unquote(at, end)?;
                 let span = self.span(at, end);
-                Some((self.node(Kind::Str(text), span)?, end))
+                Some((self.node(Kind::Str(text.into()), span)?, end))
             }
             b'[' => self.flow_sequence(at, depth),
             b'{' => self.flow_mapping(at, depth),
@@ -381,7 +383,7 @@ impl<'t> Fast<'t> {
         let kind = match resolve_plain(text) {
             Some(kind) => kind,
             None if looks_like_int(text) => return None,
-            None => Kind::Str(text.to_owned()),
+            None => Kind::Str(text.into()),
         };
         let span = self.span(at, end);
         self.node(kind, span)

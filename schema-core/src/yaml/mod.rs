@@ -11,6 +11,8 @@ mod fast;
 
 use std::collections::HashMap;
 
+use compact_str::CompactString;
+
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 
 use crate::pointer::{Pointer, Segment};
@@ -97,7 +99,7 @@ enum Frame {
         anchor: usize,
         key: Option<Key>,
         merges: Vec<Value>,
-        index: Option<HashMap<String, usize>>,
+        index: Option<HashMap<CompactString, usize>>,
     },
 }
 
@@ -130,7 +132,7 @@ impl Builder {
         for frame in &self.stack {
             match frame {
                 Frame::List { items, .. } => segments.push(Segment::Index(items.len())),
-                Frame::Map { key: Some(key), .. } => segments.push(Segment::Key(key.name.clone())),
+                Frame::Map { key: Some(key), .. } => segments.push(Segment::Key(key.name.to_string())),
                 Frame::Map { .. } => {}
             }
         }
@@ -263,7 +265,7 @@ impl Builder {
                 return Err(self.error(span, format!("unsupported YAML tag `{tag}`")));
             }
             let resolved = match tag.suffix.as_str() {
-                "str" => Some(Kind::Str(text.to_owned())),
+                "str" => Some(Kind::Str(text.into())),
                 "null" => resolve_plain(text).filter(|k| matches!(k, Kind::Null)),
                 "bool" => resolve_plain(text).filter(|k| matches!(k, Kind::Bool(_))),
                 "int" => resolve_plain(text).filter(|k| matches!(k, Kind::Int(_))),
@@ -277,7 +279,7 @@ impl Builder {
                 .ok_or_else(|| self.error(span, format!("{} is not a valid `{tag}` value", quote_for_message(text))));
         }
         if style != ScalarStyle::Plain {
-            return Ok(Kind::Str(text.to_owned()));
+            return Ok(Kind::Str(text.into()));
         }
         if let Some(kind) = resolve_plain(text) {
             return Ok(kind);
@@ -285,7 +287,7 @@ impl Builder {
         if looks_like_int(text) {
             return Err(self.error(span, format!("integer {text} is too large (the limit is {})", i64::MAX)));
         }
-        Ok(Kind::Str(text.to_owned()))
+        Ok(Kind::Str(text.into()))
     }
 
     /// Attaches a finished node to its parent (or makes it the document root).
@@ -311,15 +313,15 @@ impl Builder {
                         return Ok(());
                     }
                     Kind::Int(i) => {
-                        *key = Some(Key { name: i.to_string(), span: value.span });
+                        *key = Some(Key { name: i.to_string().into(), span: value.span });
                         return Ok(());
                     }
                     Kind::Bool(b) => {
-                        *key = Some(Key { name: b.to_string(), span: value.span });
+                        *key = Some(Key { name: b.to_string().into(), span: value.span });
                         return Ok(());
                     }
                     Kind::Float(x) => {
-                        *key = Some(Key { name: x.to_string(), span: value.span });
+                        *key = Some(Key { name: x.to_string().into(), span: value.span });
                         return Ok(());
                     }
                     Kind::Null => ("a mapping key must not be null".to_owned(), value.span),
@@ -349,7 +351,7 @@ impl Builder {
                             if let Some(index) = index {
                                 index.insert(k.name.clone(), map.entries.len());
                             } else if map.entries.len() >= INDEX_THRESHOLD {
-                                let mut built: HashMap<String, usize> =
+                                let mut built: HashMap<CompactString, usize> =
                                     map.entries.iter().enumerate().map(|(i, (e, _))| (e.name.clone(), i)).collect();
                                 built.insert(k.name.clone(), map.entries.len());
                                 *index = Some(built);
