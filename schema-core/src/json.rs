@@ -197,12 +197,12 @@ impl JsonParser<'_> {
     fn string(&mut self) -> Result<CompactString, Problem> {
         // Most strings have no escapes: take them straight from the text (short ones inline).
         let body = &self.text[self.pos + 1..];
-        if let Some(len) = body.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20) {
-            if body[len] == b'"' {
-                let text = std::str::from_utf8(&body[..len]).map_err(|_| self.error("invalid UTF-8 in a string"))?;
-                self.pos += len + 2;
-                return Ok(CompactString::from(text));
-            }
+        if let Some(len) = body.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            && body[len] == b'"'
+        {
+            let text = std::str::from_utf8(&body[..len]).map_err(|_| self.error("invalid UTF-8 in a string"))?;
+            self.pos += len + 2;
+            return Ok(CompactString::from(text));
         }
         self.pos += 1; // opening quote
         let mut out = String::new();
