@@ -10,5 +10,7 @@
 //! This crate is at its first stage: the binaries exist and answer `--help` and `--version`; the
 //! config model, rendering and orchestration arrive with the issues that build them.
 
+pub mod config;
+
 /// The version of kres-manager, as shown by `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

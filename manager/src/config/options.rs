@@ -1,0 +1,1 @@
+//! Section placeholder: being written.
