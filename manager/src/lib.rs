@@ -11,6 +11,7 @@
 //! config model, rendering and orchestration arrive with the issues that build them.
 
 pub mod config;
+pub mod kresd;
 
 /// The version of kres-manager, as shown by `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
