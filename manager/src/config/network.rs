@@ -611,6 +611,19 @@ listen:
     }
 
     #[test]
+    fn json_schema_is_strict() {
+        let schema = schema_core::json_schema::schema_for::<Network>(None);
+        assert_eq!(schema["additionalProperties"], false);
+        assert_eq!(schema["$defs"]["Listen"]["additionalProperties"], false);
+        assert_eq!(schema["$defs"]["PaddingBlock"], json!(null));
+        let kinds = &schema["$defs"]["ListenKind"]["enum"];
+        assert_eq!(kinds, &json!(["dns", "xdp", "dot", "doh-legacy", "doh2", "doh2-insecure", "doq"]));
+        let docs = schema_core::docs::markdown(&schema, "Network");
+        assert!(docs.contains("## `/listen`"), "{docs}");
+        assert!(docs.contains("### `/tls/cert-file`"), "{docs}");
+    }
+
+    #[test]
     fn quic_kinds_are_rejected_before_knot_resolver_6() {
         let raw = load(
             "listen:\n  - interface: 127.0.0.1\n    kind: doq\n  - interface: 127.0.0.1\n    kind: doh2-insecure\n",
