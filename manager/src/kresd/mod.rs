@@ -24,10 +24,13 @@ pub enum VersionError {
 
 /// Asks the kresd executable for its version (`Knot Resolver, version 5.6.0`).
 pub fn installed_version(kresd: &Path) -> Result<Version, VersionError> {
-    let output =
-        Command::new(kresd).arg("--version").output().map_err(|source| VersionError::Run { path: kresd.into(), source })?;
+    let output = Command::new(kresd)
+        .arg("--version")
+        .output()
+        .map_err(|source| VersionError::Run { path: kresd.into(), source })?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-    Version::find_in(&text).ok_or_else(|| VersionError::NoVersion { path: kresd.into(), output: text.trim().to_owned() })
+    Version::find_in(&text)
+        .ok_or_else(|| VersionError::NoVersion { path: kresd.into(), output: text.trim().to_owned() })
 }
 
 #[cfg(test)]
