@@ -167,7 +167,7 @@ mod tests {
         let report = validate(&parse(text), &FakeSystem::default(), ResolveOptions::default()).expect_err("invalid");
         let text = report.to_string();
         for pointer in ["/workers", "/network/listen/0", "/cache/ttl-min", "/bogus"] {
-            assert!(text.lines().any(|l| l.starts_with(&format!("{pointer}"))), "{pointer} missing in:\n{text}");
+            assert!(text.lines().any(|l| l.starts_with(pointer)), "{pointer} missing in:\n{text}");
         }
         assert!(report.problems.iter().all(|p| p.span.is_some()), "{text}");
     }
