@@ -99,12 +99,15 @@ impl Report {
 
     /// Fills in source positions of problems that only know their pointer (pass-2 and
     /// container-validator problems), by looking the pointer up in the parsed document. A pointer
-    /// to something missing gets the position of its nearest existing ancestor.
+    /// to something missing gets the position of its nearest existing ancestor, unless that is the
+    /// whole document.
     pub fn locate(&mut self, document: &Value) {
         for problem in &mut self.problems {
             if problem.span.is_none() {
                 let node = problem.pointer.nearest(document);
-                if node.span.is_known() {
+                // Pointing at the whole document says nothing about an absent key.
+                let only_the_root = std::ptr::eq(node, document) && !problem.pointer.is_root();
+                if node.span.is_known() && !only_the_root {
                     problem.span = Some(node.span);
                 }
             }

@@ -242,3 +242,66 @@ pub fn quote_for_message(s: &str) -> String {
     out.push('"');
     out
 }
+
+/// Deep-merges documents in order, as several config files are combined: mappings merge key by
+/// key; any other value set in two documents is a conflict, reported with both places (every
+/// conflict, not only the first).
+pub fn merge(documents: Vec<Value>) -> Result<Value, crate::report::Report> {
+    let mut report = crate::report::Report::new();
+    let mut documents = documents.into_iter();
+    let Some(mut merged) = documents.next() else { return Ok(Value::new(Kind::Null)) };
+    for document in documents {
+        merge_into(&mut merged, document, &mut crate::pointer::Pointer::root(), &mut report);
+    }
+    if report.has_errors() { Err(report) } else { Ok(merged) }
+}
+
+fn merge_into(target: &mut Value, source: Value, at: &mut crate::pointer::Pointer, report: &mut crate::report::Report) {
+    match (&mut target.kind, source.kind) {
+        (_, Kind::Null) => {}
+        (Kind::Null, kind) => *target = Value { kind, span: source.span },
+        (Kind::Map(into), Kind::Map(from)) => {
+            for (key, value) in from.entries {
+                at.0.push(crate::pointer::Segment::Key(key.name.to_string()));
+                match into.get_mut(&key.name) {
+                    Some(existing) => merge_into(existing, value, at, report),
+                    None => into.entries.push((key, value)),
+                }
+                at.0.pop();
+            }
+        }
+        (_, kind) => {
+            let here = Value { kind, span: source.span };
+            report.push(
+                crate::report::Problem::error(
+                    at.clone(),
+                    format!(
+                        "set in two files: here and at {} (a value may be given once; only mappings merge)",
+                        target.span
+                    ),
+                )
+                .with_span(&here.span),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_combines_mappings_and_reports_every_conflict_with_both_places() {
+        let a = crate::yaml::parse("cache:\n  size-max: 1G\nworkers: 2\n", Some("a.yaml")).unwrap();
+        let b = crate::yaml::parse("cache:\n  ttl-max: 1d\nworkers: 4\nnsid: x\n", Some("b.yaml")).unwrap();
+        let merged = merge(vec![a.clone(), b.clone()]);
+        let report = merged.unwrap_err();
+        assert_eq!(
+            report.to_string(),
+            "/workers: set in two files: here and at a.yaml:3:10 (a value may be given once; only mappings merge) (at b.yaml:3:10)"
+        );
+        let c = crate::yaml::parse("cache:\n  ttl-max: 1d\n", Some("c.yaml")).unwrap();
+        let merged = merge(vec![a, c]).unwrap();
+        assert_eq!(merged.to_json(), serde_json::json!({"cache": {"size-max": "1G", "ttl-max": "1d"}, "workers": 2}));
+    }
+}

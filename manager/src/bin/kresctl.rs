@@ -1,24 +1,133 @@
 //! kresctl: the command-line client of kres-manager.
 
-use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-/// Command-line client for kres-manager: validate and convert configs offline, and drive a
-/// running manager through its API.
+use clap::{Parser, Subcommand};
+use kres_manager::config;
+use kres_manager::kresd;
+use schema_core::{RealSystem, Report, ResolveOptions, Value};
+
+/// Command-line client for kres-manager: validate configs and generate their JSON Schema and
+/// reference docs offline (the commands that drive a running manager arrive with the API).
 #[derive(Parser, Debug)]
 #[command(name = "kresctl", version, about, long_about = None)]
 struct Args {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Check config files (several files are deep-merged in order): exit 0 when valid, 1 when
+    /// not, printing every problem with its JSON pointer and file:line:column.
+    Validate {
+        /// Also check that files and directories named in the config exist and are readable.
+        #[arg(long)]
+        strict: bool,
+        /// The kresd executable whose version decides which features are available
+        /// (default: $KRES_KRESD, else /usr/sbin/kresd).
+        #[arg(long, value_name = "PATH")]
+        kresd: Option<PathBuf>,
+        /// Config files, YAML or JSON (by the `.json` extension).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the configuration.
+    Schema {
+        /// Write it to this file instead of standard output.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+    /// Print the Markdown reference of every configuration option.
+    Docs {
+        /// Write it to this file instead of standard output.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+}
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
+        Command::Validate { strict, kresd, files } => validate(&files, strict, kresd),
+        Command::Schema { output } => {
+            let text = serde_json::to_string_pretty(&config::json_schema()).unwrap_or_default() + "\n";
+            write_output(output.as_deref(), &text)
+        }
+        Command::Docs { output } => write_output(output.as_deref(), &config::reference_docs()),
+    }
+}
+
+fn write_output(path: Option<&Path>, text: &str) -> ExitCode {
+    match path {
         None => {
-            anyhow::bail!("no command given; see `kresctl --help` (the commands arrive with the config model)")
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Some(path) => match std::fs::write(path, text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: cannot write {}: {error}", path.display());
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn validate(files: &[PathBuf], strict: bool, kresd_path: Option<PathBuf>) -> ExitCode {
+    let mut sources = BTreeMap::new();
+    let mut documents = Vec::new();
+    let mut report = Report::new();
+    for file in files {
+        let name = file.display().to_string();
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("error: cannot read {name}: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match schema_core::parse(&text, Some(&name), schema_core::Format::from_path(&name)) {
+            Ok(document) => documents.push(document),
+            Err(problems) => report.extend(problems),
+        }
+        sources.insert(name, text);
+    }
+    let show = |report: &Report| eprint!("{}", report.render(&|name| sources.get(name).cloned()));
+    if report.has_errors() {
+        show(&report);
+        return ExitCode::FAILURE;
+    }
+    let document: Value = match schema_core::value::merge(documents) {
+        Ok(document) => document,
+        Err(conflicts) => {
+            show(&conflicts);
+            return ExitCode::FAILURE;
+        }
+    };
+    let kresd_path = kresd_path.unwrap_or_else(kresd::kresd_path);
+    let target_version = match kresd::installed_version(&kresd_path) {
+        Ok(version) => Some(version),
+        Err(error) => {
+            eprintln!("note: {error}; features are checked as for kresd 5.6");
+            None
+        }
+    };
+    let system = RealSystem { target_version };
+    match config::validate(&document, &system, ResolveOptions { check_paths: strict }) {
+        Ok(validated) => {
+            show(&validated.notes);
+            let names: Vec<&str> = sources.keys().map(String::as_str).collect();
+            println!("{}: valid", names.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            show(&problems);
+            let errors = problems.errors().count();
+            eprintln!("{errors} problem{} found", if errors == 1 { "" } else { "s" });
+            ExitCode::FAILURE
         }
     }
 }
