@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod kresd;
+pub mod render;
 
 /// The version of kres-manager, as shown by `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

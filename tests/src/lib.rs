@@ -3,6 +3,7 @@
 
 pub mod agree;
 pub mod demo;
+pub mod kresd;
 
 #[doc = include_str!("../../docs/schema-dsl.md")]
 #[allow(rustdoc::broken_intra_doc_links)]

@@ -1,0 +1,118 @@
+//! Rendering a resolved config into the Lua configuration of one kresd 5.6 worker, with
+//! minijinja templates from `templates/kresd/` (compiled into the binary).
+//!
+//! Templates are rendered in strict-undefined mode, and a custom formatter refuses to print any
+//! string that did not go through the `lua` filter ([`lua::literal`]): the only way a config
+//! value reaches Lua is as an inert literal. Lua code itself comes only from the templates and
+//! from the operator's `lua` section (`lua.script`, `lua.script-file`), which the `lua_code`
+//! filter passes through on purpose.
+
+pub mod lua;
+
+use std::path::PathBuf;
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+
+use crate::config::Config;
+
+/// The templates, by name. `worker.lua.j2` is the entry point; it includes one template per
+/// config section.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("worker.lua.j2", include_str!("../../../templates/kresd/worker.lua.j2")),
+    ("basics.lua.j2", include_str!("../../../templates/kresd/basics.lua.j2")),
+    ("options.lua.j2", include_str!("../../../templates/kresd/options.lua.j2")),
+    ("network.lua.j2", include_str!("../../../templates/kresd/network.lua.j2")),
+    ("cache.lua.j2", include_str!("../../../templates/kresd/cache.lua.j2")),
+    ("dnssec.lua.j2", include_str!("../../../templates/kresd/dnssec.lua.j2")),
+    ("logging.lua.j2", include_str!("../../../templates/kresd/logging.lua.j2")),
+    ("monitoring.lua.j2", include_str!("../../../templates/kresd/monitoring.lua.j2")),
+    ("dns64.lua.j2", include_str!("../../../templates/kresd/dns64.lua.j2")),
+    ("views.lua.j2", include_str!("../../../templates/kresd/views.lua.j2")),
+    ("local_data.lua.j2", include_str!("../../../templates/kresd/local_data.lua.j2")),
+    ("forward.lua.j2", include_str!("../../../templates/kresd/forward.lua.j2")),
+    ("lua.lua.j2", include_str!("../../../templates/kresd/lua.lua.j2")),
+];
+
+/// Why a config could not be rendered. A config that passed validation and fails here is a bug
+/// in a template or in validation, reported with the template and line.
+#[derive(Debug, thiserror::Error)]
+#[error("rendering the kresd configuration failed: {0:#}")]
+pub struct RenderError(#[from] minijinja::Error);
+
+/// What one worker needs beyond the config.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct WorkerContext {
+    /// Worker number, from 0.
+    pub id: u32,
+    /// The worker's control socket (the manager talks to the worker through it).
+    pub control_socket: PathBuf,
+}
+
+/// Renders the Lua configuration of one worker.
+pub fn render_worker(config: &Config, worker: &WorkerContext) -> Result<String, RenderError> {
+    let env = environment()?;
+    let template = env.get_template("worker.lua.j2")?;
+    Ok(template.render(minijinja::context! {
+        config => Value::from_serialize(config),
+        worker => Value::from_serialize(worker),
+    })?)
+}
+
+fn environment() -> Result<Environment<'static>, minijinja::Error> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_formatter(|out, state, value| {
+        if value.as_str().is_some() && !value.is_safe() {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "a string reached the Lua output without the `lua` filter",
+            ));
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    env.add_filter("lua", |value: Value| lua::literal(&value).map(Value::from_safe_string));
+    env.add_filter("lua_code", |code: String| Value::from_safe_string(code));
+    env.add_filter("addr", |text: String| split_port(&text).0.to_owned());
+    env.add_filter("port", |text: String| split_port(&text).1.map_or(Value::from(()), Value::from));
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)?;
+    }
+    Ok(env)
+}
+
+/// `"127.0.0.1@53"` → (`"127.0.0.1"`, `Some(53)`); the `@port` form of the config's address
+/// types.
+fn split_port(text: &str) -> (&str, Option<u16>) {
+    match text.rsplit_once('@') {
+        Some((addr, port)) => match port.parse() {
+            Ok(port) => (addr, Some(port)),
+            Err(_) => (text, None),
+        },
+        None => (text, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_string_without_the_lua_filter_is_refused() {
+        let mut env = environment().expect("environment");
+        env.add_template("bad", "x = {{ text }}").expect("parses");
+        let err = env.get_template("bad").expect("exists").render(minijinja::context! { text => "os.exit()" });
+        assert!(err.unwrap_err().to_string().contains("without the `lua` filter"));
+        let ok = env.get_template("bad").expect("exists").render(minijinja::context! { text => 5 });
+        assert_eq!(ok.unwrap(), "x = 5");
+    }
+
+    #[test]
+    fn ports_are_split() {
+        assert_eq!(split_port("127.0.0.1@53"), ("127.0.0.1", Some(53)));
+        assert_eq!(split_port("::1"), ("::1", None));
+        assert_eq!(split_port("lo@853"), ("lo", Some(853)));
+    }
+}

@@ -1,0 +1,177 @@
+//! Real kresd 5.6 for end-to-end tests: render a config, start kresd on loopback with it, ask it
+//! DNS questions with `kdig`, and stop it (when dropped) leaving nothing behind.
+
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kres_manager::config::{self, Validated};
+use kres_manager::render::{self, WorkerContext};
+use schema_core::{FakeSystem, ResolveOptions, Version};
+
+/// A loopback port free for both UDP and TCP right now.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().expect("addr").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A fresh directory for one test, removed when dropped.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("kres-test-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Validates a YAML config for kresd 5.6 (panicking with the report when it is invalid).
+pub fn validate(yaml: &str) -> Validated {
+    let document = schema_core::yaml::parse(yaml, Some("test.yaml")).unwrap_or_else(|r| panic!("{r}"));
+    let system = FakeSystem { version: Some(Version::new(5, 6, 0)), ..Default::default() };
+    config::validate(&document, &system, ResolveOptions::default()).unwrap_or_else(|r| panic!("{r}\n---\n{yaml}"))
+}
+
+/// The answer to one question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// `NOERROR`, `NXDOMAIN`, `REFUSED`, ...
+    pub rcode: String,
+    /// The answer section, one record per line as kdig prints it (`name ttl class type data`).
+    pub records: Vec<String>,
+}
+
+impl Answer {
+    /// The data of the answer records (`192.0.2.1`).
+    pub fn data(&self) -> Vec<String> {
+        self.records.iter().filter_map(|r| r.split_whitespace().nth(4).map(str::to_owned)).collect()
+    }
+}
+
+/// Asks `name`/`rtype` of the resolver at 127.0.0.1:`port` (UDP unless `tcp`), from `source` if
+/// given (a loopback address).
+pub fn query_from(port: u16, name: &str, rtype: &str, source: Option<&str>, tcp: bool) -> Option<Answer> {
+    let mut command = Command::new("kdig");
+    command.arg("@127.0.0.1").arg("-p").arg(port.to_string());
+    if let Some(source) = source {
+        command.arg("-b").arg(source);
+    }
+    if tcp {
+        command.arg("+tcp");
+    }
+    command.args(["+retry=0", "+timeout=2", "+noall", "+header", "+answer", "-t", rtype, name]);
+    let output = command.output().expect("kdig runs (installed by scripts/setup-system.sh)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let rcode = text.lines().find_map(|line| {
+        line.split("status: ").nth(1).map(|s| s.split([',', ';']).next().unwrap_or("").trim().to_owned())
+    })?;
+    let records = text.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty()).map(str::to_owned).collect();
+    Some(Answer { rcode, records })
+}
+
+pub fn query(port: u16, name: &str, rtype: &str) -> Option<Answer> {
+    query_from(port, name, rtype, None, false)
+}
+
+/// A running kresd, stopped when dropped.
+#[derive(Debug)]
+pub struct Kresd {
+    child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+    pub lua: String,
+}
+
+/// What a test config usually needs to run offline: no DNSSEC bootstrap, no priming, and a
+/// final rule refusing names without a local answer (instead of asking the root servers).
+pub const OFFLINE: &str = "dnssec:\n  enable: false\noptions:\n  priming: false\n";
+
+impl Kresd {
+    /// Validates `yaml` (in which `{port}` is replaced by a free port), renders it and starts
+    /// kresd with it. Returns kresd's own output when it does not come up within 10 s.
+    pub fn start(yaml: &str) -> Result<Kresd, String> {
+        let port = free_port();
+        let yaml = yaml.replace("{port}", &port.to_string());
+        let validated = validate(&yaml);
+        let dir = TempDir::new("kresd");
+        let worker = WorkerContext { id: 0, control_socket: dir.0.join("control") };
+        let lua = render::render_worker(&validated.config, &worker).map_err(|e| e.to_string())?;
+        Self::start_lua(&lua, port, dir)
+    }
+
+    /// Starts kresd with the given Lua in `dir` (its working directory).
+    pub fn start_lua(lua: &str, port: u16, dir: TempDir) -> Result<Kresd, String> {
+        let config = dir.0.join("worker.lua");
+        std::fs::write(&config, lua).expect("write config");
+        let child = Command::new("/usr/sbin/kresd")
+            .arg("-n")
+            .arg("-c")
+            .arg(&config)
+            .arg(&dir.0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(std::fs::File::create(dir.0.join("output.log")).expect("log file")))
+            .stderr(Stdio::from(std::fs::File::create(dir.0.join("errors.log")).expect("log file")))
+            .spawn()
+            .map_err(|e| format!("cannot start kresd: {e}"))?;
+        let mut kresd = Kresd { child, port, dir, lua: lua.to_owned() };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = kresd.child.try_wait() {
+                return Err(format!(
+                    "kresd exited ({status}) before answering:\n{}\n--- config:\n{lua}",
+                    kresd.output()
+                ));
+            }
+            // `invalid.` is answered by kresd's built-in rules at once, without any upstream.
+            if query(port, "ready.invalid", "A").is_some() {
+                return Ok(kresd);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("kresd did not answer within 10 s:\n{}\n--- config:\n{lua}", kresd.output()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What kresd printed so far.
+    pub fn output(&self) -> String {
+        let read = |name: &str| std::fs::read_to_string(self.dir.0.join(name)).unwrap_or_default();
+        read("output.log") + &read("errors.log")
+    }
+
+    pub fn query(&self, name: &str, rtype: &str) -> Answer {
+        query(self.port, name, rtype).unwrap_or_else(|| panic!("no answer for {name} {rtype}:\n{}", self.output()))
+    }
+
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.0.join("control")
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir.0
+    }
+}
+
+impl Drop for Kresd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
