@@ -24,7 +24,7 @@ fn validate_accepts_the_quickstart_example() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/quickstart.yaml");
     let (code, stdout, stderr) = kresctl(&["validate", example]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("valid"), "{stdout}");
+    assert!(stderr.contains("quickstart.yaml: valid"), "{stderr}");
 }
 
 #[test]
@@ -69,4 +69,21 @@ fn schema_and_docs_print_what_the_library_generates() {
     let (code, stdout, _) = kresctl(&["docs"]);
     assert_eq!(code, 0);
     assert_eq!(stdout, kres_manager::config::reference_docs());
+}
+
+#[test]
+fn convert_prints_the_worker_lua() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/quickstart.yaml");
+    let (code, stdout, stderr) = kresctl(&["convert", example]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("net.listen(\"127.0.0.1\", 5353"), "{stdout}");
+}
+
+#[test]
+fn convert_of_an_invalid_config_prints_the_problems_and_no_lua() {
+    let path = temp_file("convert-bad.yaml", "workers: lots\n");
+    let (code, stdout, stderr) = kresctl(&["convert", path.to_str().expect("utf-8")]);
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("error: /workers:"), "{stderr}");
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kres_manager::config;
 use kres_manager::kresd;
+use kres_manager::render;
 use schema_core::{RealSystem, Report, ResolveOptions, Value};
 
 /// Command-line client for kres-manager: validate configs and generate their JSON Schema and
@@ -34,6 +35,19 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Print the kresd Lua configuration of one worker for config files (validated first, as by
+    /// `validate`).
+    Convert {
+        /// The kresd executable whose version decides which features are available.
+        #[arg(long, value_name = "PATH")]
+        kresd: Option<PathBuf>,
+        /// Write it to this file instead of standard output.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// Config files, YAML or JSON.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Print the JSON Schema of the configuration.
     Schema {
         /// Write it to this file instead of standard output.
@@ -51,7 +65,24 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
-        Command::Validate { strict, kresd, files } => validate(&files, strict, kresd),
+        Command::Validate { strict, kresd, files } => match load(&files, strict, kresd) {
+            Some(_) => ExitCode::SUCCESS,
+            None => ExitCode::FAILURE,
+        },
+        Command::Convert { kresd, output, files } => {
+            let Some(validated) = load(&files, false, kresd) else { return ExitCode::FAILURE };
+            let worker = render::WorkerContext {
+                id: 0,
+                control_socket: validated.config.rundir.as_path().join("control").join("0"),
+            };
+            match render::render_worker(&validated.config, &worker) {
+                Ok(lua) => write_output(output.as_deref(), &lua),
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Schema { output } => {
             let text = serde_json::to_string_pretty(&config::json_schema()).unwrap_or_default() + "\n";
             write_output(output.as_deref(), &text)
@@ -76,7 +107,8 @@ fn write_output(path: Option<&Path>, text: &str) -> ExitCode {
     }
 }
 
-fn validate(files: &[PathBuf], strict: bool, kresd_path: Option<PathBuf>) -> ExitCode {
+/// Reads, merges and validates config files, printing every problem and note to standard error.
+fn load(files: &[PathBuf], strict: bool, kresd_path: Option<PathBuf>) -> Option<config::Validated> {
     let mut sources = BTreeMap::new();
     let mut documents = Vec::new();
     let mut report = Report::new();
@@ -86,7 +118,7 @@ fn validate(files: &[PathBuf], strict: bool, kresd_path: Option<PathBuf>) -> Exi
             Ok(text) => text,
             Err(error) => {
                 eprintln!("error: cannot read {name}: {error}");
-                return ExitCode::FAILURE;
+                return None;
             }
         };
         match schema_core::parse(&text, Some(&name), schema_core::Format::from_path(&name)) {
@@ -98,13 +130,13 @@ fn validate(files: &[PathBuf], strict: bool, kresd_path: Option<PathBuf>) -> Exi
     let show = |report: &Report| eprint!("{}", report.render(&|name| sources.get(name).cloned()));
     if report.has_errors() {
         show(&report);
-        return ExitCode::FAILURE;
+        return None;
     }
     let document: Value = match schema_core::value::merge(documents) {
         Ok(document) => document,
         Err(conflicts) => {
             show(&conflicts);
-            return ExitCode::FAILURE;
+            return None;
         }
     };
     let kresd_path = kresd_path.unwrap_or_else(kresd::kresd_path);
@@ -120,14 +152,14 @@ fn validate(files: &[PathBuf], strict: bool, kresd_path: Option<PathBuf>) -> Exi
         Ok(validated) => {
             show(&validated.notes);
             let names: Vec<&str> = sources.keys().map(String::as_str).collect();
-            println!("{}: valid", names.join(", "));
-            ExitCode::SUCCESS
+            eprintln!("{}: valid", names.join(", "));
+            Some(validated)
         }
         Err(problems) => {
             show(&problems);
             let errors = problems.errors().count();
             eprintln!("{errors} problem{} found", if errors == 1 { "" } else { "s" });
-            ExitCode::FAILURE
+            None
         }
     }
 }
