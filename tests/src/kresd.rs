@@ -167,6 +167,43 @@ impl Kresd {
     pub fn dir(&self) -> &Path {
         &self.dir.0
     }
+
+    /// Runs `lua` on kresd's control socket and returns the reply without the trailing prompt
+    /// (a plain expression comes back pretty-printed, e.g. `1232` or `'normal'`). Panics when
+    /// the socket does not answer within 5 s. kresd reports Lua errors as reply text: callers
+    /// check the text.
+    pub fn control(&self, lua: &str) -> String {
+        control(&self.control_socket(), lua).unwrap_or_else(|e| panic!("control socket: {e}\n{}", self.output()))
+    }
+}
+
+/// Sends one command to a kresd control socket (text mode) and returns its reply, without the
+/// `> ` prompt that ends it.
+pub fn control(socket: &Path, lua: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    let timeout = Some(Duration::from_secs(5));
+    let mut stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(timeout)?;
+    stream.set_write_timeout(timeout)?;
+    let read_prompt = |stream: &mut UnixStream| -> std::io::Result<Vec<u8>> {
+        let mut reply = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !reply.ends_with(b"> ") {
+            let n = stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "control socket closed"));
+            }
+            reply.extend_from_slice(&chunk[..n]);
+        }
+        reply.truncate(reply.len() - 2);
+        Ok(reply)
+    };
+    read_prompt(&mut stream)?;
+    stream.write_all(format!("{}\n", lua.replace('\n', " ")).as_bytes())?;
+    let reply = read_prompt(&mut stream)?;
+    Ok(String::from_utf8_lossy(&reply).trim_end().to_owned())
 }
 
 impl Drop for Kresd {

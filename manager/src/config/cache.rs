@@ -77,8 +77,9 @@ pub struct Prefill {
     pub origin: DomainName,
     /// Where to download the zone file from (HTTPS).
     pub url: String,
-    /// Time between two downloads.
-    #[schema(default = "1d")]
+    /// Time between two downloads; at least an hour (kresd's `prefill` module refuses shorter
+    /// intervals).
+    #[schema(default = "1d", min = "1h")]
     pub refresh_interval: Duration,
     /// CA certificates (PEM) that verify the download server instead of the system's.
     pub ca_file: Option<FilePath>,
@@ -101,12 +102,21 @@ pub struct Prediction {
     /// Predict and prefetch repeated queries.
     #[schema(default = false)]
     pub enable: bool,
-    /// Length of one sampling window.
-    #[schema(default = "15m")]
+    /// Length of one sampling window: whole minutes, at least one (kresd's `predict` module
+    /// counts windows in minutes).
+    #[schema(default = "15m", min = "1m", validate = whole_minutes)]
     pub window: Duration,
     /// How many windows of history are kept.
     #[schema(default = 24, min = 1)]
     pub period: u32,
+}
+
+fn whole_minutes(window: &Duration) -> Result<(), String> {
+    if window.micros().is_multiple_of(60_000_000) {
+        Ok(())
+    } else {
+        Err(format!("{window} is not a whole number of minutes; kresd's prediction windows are counted in minutes"))
+    }
 }
 
 fn root_only(origin: &DomainName) -> Result<(), String> {
@@ -218,6 +228,21 @@ prefetch:
             "/prefill/0/origin: only the root zone `.` can be prefilled, not example.com (at t.yaml:2:13)"
         );
         assert!(load("prefill:\n  - origin: .\n").unwrap_err().starts_with("/prefill/0/url: missing required key"));
+    }
+
+    #[test]
+    fn kresd_limits_of_prefill_and_prediction() {
+        assert_eq!(
+            load("prefill:\n  - origin: .\n    url: https://example.com/zone\n    refresh-interval: 59m\n")
+                .unwrap_err(),
+            "/prefill/0/refresh-interval: 59m is less than the minimum 1h (at t.yaml:4:23)"
+        );
+        assert_eq!(
+            load("prefetch:\n  prediction:\n    window: 90s\n").unwrap_err(),
+            "/prefetch/prediction/window: 90s is not a whole number of minutes; kresd's prediction windows are counted in minutes (at t.yaml:3:13)"
+        );
+        assert!(load("prefetch:\n  prediction:\n    window: 30s\n").is_err());
+        assert!(load("prefetch:\n  prediction:\n    window: 120s\n").is_ok());
     }
 
     #[test]
