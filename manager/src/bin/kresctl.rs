@@ -140,7 +140,7 @@ fn load(files: &[PathBuf], strict: bool, kresd_path: Option<PathBuf>) -> Option<
         }
     };
     let kresd_path = kresd_path.unwrap_or_else(kresd::kresd_path);
-    let target_version = match kresd::installed_version(&kresd_path) {
+    let target_version = match kresd::installed_version_cached(&kresd_path) {
         Ok(version) => Some(version),
         Err(error) => {
             eprintln!("note: {error}; features are checked as for kresd 5.6");

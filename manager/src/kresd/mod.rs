@@ -33,6 +33,43 @@ pub fn installed_version(kresd: &Path) -> Result<Version, VersionError> {
         .ok_or_else(|| VersionError::NoVersion { path: kresd.into(), output: text.trim().to_owned() })
 }
 
+/// Like [`installed_version`], but remembered in a small cache file keyed by the executable's
+/// path, size and modification time, so commands that run often (`kresctl validate`) do not pay
+/// for starting kresd (about 8 ms) every time. A changed or replaced executable is asked again.
+pub fn installed_version_cached(kresd: &Path) -> Result<Version, VersionError> {
+    let Some(cache) = version_cache_file() else { return installed_version(kresd) };
+    let Some(key) = executable_key(kresd) else { return installed_version(kresd) };
+    if let Ok(text) = std::fs::read_to_string(&cache)
+        && let Some(version) = text.strip_prefix(&key).and_then(Version::find_in)
+    {
+        return Ok(version);
+    }
+    let version = installed_version(kresd)?;
+    if let Some(dir) = cache.parent() {
+        let _ = std::fs::create_dir_all(dir);
+        let temporary = cache.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&temporary, format!("{key} {version}\n")).is_ok() {
+            let _ = std::fs::rename(&temporary, &cache);
+        }
+    }
+    Ok(version)
+}
+
+/// `$XDG_CACHE_HOME/kres-manager/kresd-version`, else under `$HOME/.cache`.
+fn version_cache_file() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("kres-manager").join("kresd-version"))
+}
+
+/// What identifies one build of the executable: path, size and modification time.
+fn executable_key(kresd: &Path) -> Option<String> {
+    let metadata = std::fs::metadata(kresd).ok()?;
+    let modified = metadata.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(format!("{} {} {}.{:09}", kresd.display(), metadata.len(), modified.as_secs(), modified.subsec_nanos()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +84,13 @@ mod tests {
     fn an_executable_without_a_version_is_an_error() {
         let err = installed_version(Path::new("/bin/sh")).unwrap_err();
         assert!(matches!(err, VersionError::NoVersion { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_cached_version_is_the_asked_version() {
+        let asked = installed_version(Path::new(DEFAULT_KRESD)).expect("kresd is installed");
+        assert_eq!(installed_version_cached(Path::new(DEFAULT_KRESD)).expect("first"), asked);
+        assert_eq!(installed_version_cached(Path::new(DEFAULT_KRESD)).expect("cached"), asked);
     }
 
     #[test]
