@@ -3,6 +3,7 @@
 
 pub mod agree;
 pub mod demo;
+pub mod knotd;
 pub mod kresd;
 
 #[doc = include_str!("../../docs/schema-dsl.md")]

@@ -11,13 +11,13 @@ use super::views::serde_json_value;
 
 /// One forwarding rule.
 #[derive(Schema, Debug, Clone, PartialEq)]
-#[schema(validate = check_forward)]
+#[schema(resolved = ForwardResolved, validate = check_forward)]
 pub struct Forward {
     /// The subtree (or subtrees) whose names are forwarded; `.` forwards everything.
     pub subtree: OneOrMany<DomainName>,
     /// The servers to ask, tried in turn: an address (`192.0.2.1`, `192.0.2.1@5353`) or a
     /// server with its transport settings.
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, resolve = resolve_servers)]
     pub servers: Vec<ForwardServer>,
     /// How the servers are queried.
     #[schema(default)]
@@ -189,6 +189,21 @@ fn check_forward(forward: &Forward, checks: &mut Checks) {
     }
 }
 
+/// kresd 5.6 forwards one subtree with one action: `policy.TLS_FORWARD` (TLS only) or
+/// `policy.FORWARD` / `policy.STUB` (plain DNS only); a list mixing both cannot be expressed.
+#[allow(clippy::ptr_arg, reason = "a field resolver takes the field's own type")]
+fn resolve_servers(
+    servers: &Vec<ForwardServer>,
+    _: &Forward,
+    cx: &mut ResolveCx<'_>,
+) -> Result<Vec<ForwardServer>, String> {
+    let tls = servers.iter().filter(|s| s.is_tls()).count();
+    if tls > 0 && tls < servers.len() {
+        super::views::needs_kr6(cx, "mixing DNS over TLS and plain DNS servers in one forwarding rule")?;
+    }
+    Ok(servers.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,10 +253,18 @@ mod tests {
         assert!(rules[1].options.authoritative);
         let ForwardServer::Address(addr) = &rules[1].servers[0] else { panic!("not an address") };
         assert_eq!(addr.port.map(|p| p.0), Some(5353));
-        // Pass 2 keeps the rules as they are.
-        let (resolved, notes): (Vec<Forward>, _) =
-            schema_core::resolve_document(&rules, &FakeSystem::default(), Default::default()).unwrap();
-        assert_eq!(resolved, rules);
+        // Pass 2 keeps the rules as they are (with Knot Resolver 6: the first rule mixes TLS and
+        // plain servers, which kresd 5.6 cannot do).
+        let kr6 = FakeSystem { version: Some(schema_core::Version::new(6, 0, 0)), ..Default::default() };
+        let (resolved, notes): (Vec<ForwardResolved>, _) =
+            schema_core::resolve_document(&rules, &kr6, Default::default()).unwrap();
+        assert_eq!(resolved.len(), rules.len());
+        for (resolved, raw) in resolved.iter().zip(&rules) {
+            assert_eq!(
+                (&resolved.subtree, &resolved.servers, &resolved.options),
+                (&raw.subtree, &raw.servers, &raw.options)
+            );
+        }
         assert!(notes.is_empty());
     }
 
@@ -284,6 +307,27 @@ options:
             load("subtree: .\nservers:\n  - address: 192.0.2.1\n    hostname: dns.example\n").unwrap_err(),
             "/servers/0/hostname: `hostname` applies only to DNS over TLS: add `transport: tls` (at t.yaml:4:15)"
         );
+    }
+
+    #[test]
+    fn kresd_5_6_cannot_mix_tls_and_plain_servers() {
+        let text = format!(
+            "subtree: .\nservers:\n  - 192.0.2.1\n  - address: 192.0.2.2\n    transport: tls\n    pin-sha256: {PIN}\n"
+        );
+        let rule = load(&text).unwrap();
+        let kr56 = FakeSystem { version: Some(schema_core::Version::new(5, 6, 0)), ..Default::default() };
+        let report = schema_core::resolve_document(&rule, &kr56, Default::default()).unwrap_err();
+        assert_eq!(
+            report.to_string(),
+            "/servers: mixing DNS over TLS and plain DNS servers in one forwarding rule needs Knot Resolver 6; the installed kresd is 5.6.0"
+        );
+        let kr6 = FakeSystem { version: Some(schema_core::Version::new(6, 0, 0)), ..Default::default() };
+        assert!(schema_core::resolve_document(&rule, &kr6, Default::default()).is_ok());
+        // All TLS (or all plain) is fine with 5.6.
+        let tls_only =
+            load(&format!("subtree: .\nservers:\n  - address: 192.0.2.2\n    transport: tls\n    pin-sha256: {PIN}\n"))
+                .unwrap();
+        assert!(schema_core::resolve_document(&tls_only, &kr56, Default::default()).is_ok());
     }
 
     #[test]
