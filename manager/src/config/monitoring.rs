@@ -3,10 +3,13 @@
 
 use std::net::IpAddr;
 
-use schema_core::{Checks, DomainName, Duration, Port, Schema};
+use std::path::Path;
+
+use schema_core::{Checks, DomainName, Duration, Port, ResolveCx, Schema};
 
 /// Statistics of the resolver and where they go.
 #[derive(Schema, Debug, Clone, PartialEq)]
+#[schema(resolved = MonitoringResolved)]
 pub struct Monitoring {
     /// Which statistics are gathered.
     #[schema(default = "lazy")]
@@ -29,10 +32,11 @@ pub enum Metrics {
 
 /// Pushing statistics to a Graphite (Carbon) server at a fixed interval.
 #[derive(Schema, Debug, Clone, PartialEq)]
-#[schema(validate = check_graphite)]
+#[schema(resolved = GraphiteResolved, validate = check_graphite)]
 pub struct Graphite {
-    /// Whether to send statistics to Graphite; needs `host`.
-    #[schema(default = false)]
+    /// Whether to send statistics to Graphite; needs `host` (and, with kresd 5.6, lua-cqueues,
+    /// which its `graphite` module is written with).
+    #[schema(default = false, resolve = resolve_graphite_enable, into = bool)]
     pub enable: bool,
     /// The Graphite server: an IP address or a host name.
     pub host: Option<GraphiteHost>,
@@ -57,6 +61,20 @@ pub enum GraphiteHost {
     Address(IpAddr),
     /// A host name, looked up when the workers start.
     Name(DomainName),
+}
+
+/// Where lua-cqueues' sockets live on Debian; kresd 5.6's `graphite` module needs them.
+pub const CQUEUES_SOCKET: &str = "/usr/share/lua/5.1/cqueues/socket.lua";
+
+/// Pass 2 of `graphite.enable`: kresd 5.6's `graphite` module cannot load without lua-cqueues.
+fn resolve_graphite_enable(enable: &bool, _: &Graphite, cx: &mut ResolveCx<'_>) -> Result<bool, String> {
+    let older = cx.system().target_version().is_some_and(|v| v.major < 6);
+    if *enable && older && cx.system().file_kind(Path::new(CQUEUES_SOCKET)).is_none() {
+        return Err(format!(
+            "sending statistics to Graphite with kresd 5.6 needs lua-cqueues ({CQUEUES_SOCKET} is missing); install it or disable Graphite"
+        ));
+    }
+    Ok(*enable)
 }
 
 /// Enabling Graphite needs a server to send to.
@@ -97,8 +115,10 @@ mod tests {
         assert_eq!(raw.graphite.port, Port(2004));
         assert_eq!(raw.graphite.interval, Duration::parse("30s").unwrap());
         assert!(raw.graphite.tcp);
-        let (resolved, notes) = resolve_document(&raw, &FakeSystem::default(), Default::default()).unwrap();
-        assert_eq!(resolved, raw);
+        let mut system = FakeSystem::default();
+        system.files.insert(CQUEUES_SOCKET.into(), schema_core::FileKind::File);
+        let (resolved, notes): (MonitoringResolved, _) = resolve_document(&raw, &system, Default::default()).unwrap();
+        assert_eq!(schema_core::__private::serde_json::to_value(&resolved).unwrap(), raw.to_json());
         assert!(notes.is_empty());
 
         let raw = load("graphite: {enable: true, host: '2001:db8::2003'}\n").unwrap();
@@ -111,6 +131,24 @@ mod tests {
     fn enabling_graphite_needs_a_host() {
         let report = load("graphite:\n  enable: true\n").unwrap_err();
         assert_eq!(report.to_string(), "/graphite/enable: Graphite is enabled but `host` is not set (at t.yaml:2:11)");
+    }
+
+    #[test]
+    fn graphite_with_kresd_5_6_needs_lua_cqueues() {
+        let raw = load("graphite: {enable: true, host: 127.0.0.1}\n").unwrap();
+        let mut system = FakeSystem { version: Some(schema_core::Version::new(5, 6, 0)), ..Default::default() };
+        let report = resolve_document(&raw, &system, Default::default()).unwrap_err();
+        assert_eq!(
+            report.to_string(),
+            "/graphite/enable: sending statistics to Graphite with kresd 5.6 needs lua-cqueues (/usr/share/lua/5.1/cqueues/socket.lua is missing); install it or disable Graphite"
+        );
+        system.files.insert(CQUEUES_SOCKET.into(), schema_core::FileKind::File);
+        assert!(resolve_document(&raw, &system, Default::default()).is_ok());
+        // Disabled, or with Knot Resolver 6, nothing is needed.
+        let system = FakeSystem { version: Some(schema_core::Version::new(5, 6, 0)), ..Default::default() };
+        assert!(resolve_document(&Monitoring::default(), &system, Default::default()).is_ok());
+        let system = FakeSystem { version: Some(schema_core::Version::new(6, 0, 0)), ..Default::default() };
+        assert!(resolve_document(&raw, &system, Default::default()).is_ok());
     }
 
     #[test]
