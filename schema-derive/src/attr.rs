@@ -295,11 +295,10 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
             VALIDATE => set(cx, &mut out.validate, path_value(meta)?, meta),
             RESOLVE => set(cx, &mut out.resolve, path_value(meta)?, meta),
             INTO => {
-                let ty: syn::Type = match meta.value()?.parse::<Expr>()? {
-                    Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => s.parse()?,
-                    Expr::Path(p) => syn::Type::Path(syn::TypePath { qself: None, path: p.path }),
-                    other => return Err(syn::Error::new_spanned(other, "`into` takes a type")),
-                };
+                // A type, generic ones included (`into = Option<String>`), or the same in a string.
+                let value = meta.value()?;
+                let ty: syn::Type =
+                    if value.peek(syn::LitStr) { value.parse::<LitStr>()?.parse()? } else { value.parse()? };
                 set(cx, &mut out.into, ty, meta);
             }
             _ => {}
