@@ -76,11 +76,21 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
     env.add_filter("lua", |value: Value| lua::literal(&value).map(Value::from_safe_string));
     env.add_filter("lua_code", |code: String| Value::from_safe_string(code));
     env.add_filter("addr", |text: String| split_port(&text).0.to_owned());
+    // Sizes and durations reach templates in their document form (`100M`, `5m`); these give
+    // the numbers kresd's functions take.
+    env.add_filter("bytes", |text: String| quantity(schema_core::Size::parse(&text).map(|s| s.bytes())));
+    env.add_filter("seconds", |text: String| quantity(schema_core::Duration::parse(&text).map(|d| d.seconds())));
+    env.add_filter("millis", |text: String| quantity(schema_core::Duration::parse(&text).map(|d| d.millis())));
+    env.add_filter("minutes", |text: String| quantity(schema_core::Duration::parse(&text).map(|d| d.seconds() / 60)));
     env.add_filter("port", |text: String| split_port(&text).1.map_or(Value::from(()), Value::from));
     for (name, source) in TEMPLATES {
         env.add_template(name, source)?;
     }
     Ok(env)
+}
+
+fn quantity(parsed: Result<u64, String>) -> Result<u64, minijinja::Error> {
+    parsed.map_err(|message| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message))
 }
 
 /// `"127.0.0.1@53"` → (`"127.0.0.1"`, `Some(53)`); the `@port` form of the config's address
@@ -107,6 +117,15 @@ mod tests {
         assert!(err.unwrap_err().to_string().contains("without the `lua` filter"));
         let ok = env.get_template("bad").expect("exists").render(minijinja::context! { text => 5 });
         assert_eq!(ok.unwrap(), "x = 5");
+    }
+
+    #[test]
+    fn quantities_become_numbers() {
+        let env = environment().expect("environment");
+        let out =
+            env.render_str("{{ '1M' | bytes }} {{ '2m' | seconds }} {{ '1500ms' | millis }} {{ '2h' | minutes }}", ());
+        assert_eq!(out.expect("renders"), "1048576 120 1500 120");
+        assert!(env.render_str("{{ 'x' | bytes }}", ()).is_err());
     }
 
     #[test]
