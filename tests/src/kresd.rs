@@ -139,8 +139,16 @@ impl Kresd {
                     kresd.output()
                 ));
             }
-            // `invalid.` is answered by kresd's built-in rules at once, without any upstream.
-            if query(port, "ready.invalid", "A").is_some() {
+            // Ready when the control socket answers (kresd serves it only once its whole config
+            // is loaded, listeners included); configs without one are asked `invalid.`, which
+            // kresd's built-in rules answer at once unless a rule of the config catches it.
+            let control_socket = kresd.control_socket();
+            let ready = if control_socket.exists() {
+                control(&control_socket, "1").is_ok()
+            } else {
+                query(port, "ready.invalid", "A").is_some()
+            };
+            if ready {
                 return Ok(kresd);
             }
             if Instant::now() > deadline {
