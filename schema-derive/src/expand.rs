@@ -310,6 +310,10 @@ fn expand_struct(container: &Container<'_>, fields: &[Field<'_>]) -> TokenStream
     let schema_fields = fields.iter().map(|field| {
         let (ty, key, doc) = (field.ty, &field.key, &field.doc);
         let default = match &field.attrs.default {
+            // An optional field without a declared default is null when absent: say so.
+            None if field.option_inner().is_some() => {
+                quote!(::core::option::Option::Some(::schema_core::__private::serde_json::Value::Null))
+            }
             None => quote!(::core::option::Option::None),
             Some(default) => match &default.value {
                 Default::Trait => quote!(::core::option::Option::Some(<#ty as ::schema_core::Schema>::to_json(&<#ty as ::core::default::Default>::default()))),

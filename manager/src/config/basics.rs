@@ -12,7 +12,7 @@
 //!
 //! As fields of the top-level struct:
 //!
-//! ```ignore
+//! ```text
 //! /// Version of the configuration format; only 1 exists.
 //! #[schema(default = 1, validate = basics::validate_version)]
 //! pub version: u32,

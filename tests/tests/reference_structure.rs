@@ -1,0 +1,110 @@
+//! Every key of Knot Resolver 6's configuration format (its structure, kept in
+//! `fixtures/kr6-config-structure.json`: names, types, defaults) is in our schema with the same
+//! default, and we add no key of our own, except the differences listed here with their reason.
+
+use serde_json::Value as Json;
+
+/// Keys whose default differs on purpose.
+const DEFAULT_DIFFERENCES: &[(&str, &str)] = &[
+    // Absent and explicitly `true` must stay distinguishable: KR6 turns defer on by default, and
+    // kresd 5.6 has no defer, so absent resolves to off with a note and explicit `true` is an
+    // error. The description says KR6's default is true.
+    ("/defer/enable", "absent means Knot Resolver 6's default (on), which kresd 5.6 cannot do"),
+];
+
+struct Schemas {
+    ours: Json,
+}
+
+impl Schemas {
+    fn deref<'a>(&'a self, mut schema: &'a Json) -> &'a Json {
+        while let Some(name) = schema.get("$ref").and_then(Json::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
+            schema = &self.ours["$defs"][name];
+        }
+        schema
+    }
+
+    /// The object schemas a value may be (through refs, unions and list items).
+    fn objects<'a>(&'a self, schema: &'a Json, out: &mut Vec<&'a Json>) {
+        let schema = self.deref(schema);
+        if schema.get("properties").is_some() {
+            out.push(schema);
+        }
+        for key in ["anyOf", "allOf", "oneOf"] {
+            for branch in schema.get(key).and_then(Json::as_array).into_iter().flatten() {
+                self.objects(branch, out);
+            }
+        }
+        if let Some(items) = schema.get("items") {
+            self.objects(items, out);
+        }
+    }
+}
+
+fn reference_objects<'a>(schema: &'a Json, out: &mut Vec<&'a Json>) {
+    if schema.get("properties").is_some() {
+        out.push(schema);
+    }
+    for branch in schema.get("anyOf").and_then(Json::as_array).into_iter().flatten() {
+        reference_objects(branch, out);
+    }
+    if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
+        reference_objects(items, out);
+    }
+}
+
+fn properties<'a>(objects: &[&'a Json]) -> serde_json::Map<String, Json> {
+    let mut all = serde_json::Map::new();
+    for object in objects {
+        all.extend(object["properties"].as_object().cloned().unwrap_or_default());
+    }
+    all
+}
+
+fn walk(schemas: &Schemas, reference: &Json, ours: &Json, path: &str, problems: &mut Vec<String>, leaves: &mut usize) {
+    let mut reference_objs = Vec::new();
+    reference_objects(reference, &mut reference_objs);
+    if reference_objs.is_empty() {
+        *leaves += 1;
+        return;
+    }
+    let mut our_objs = Vec::new();
+    schemas.objects(ours, &mut our_objs);
+    if our_objs.is_empty() {
+        problems.push(format!("{path}: a section in Knot Resolver 6, not in ours"));
+        return;
+    }
+    let (theirs, mine) = (properties(&reference_objs), properties(&our_objs));
+    for (key, their_field) in &theirs {
+        let field_path = format!("{path}/{key}");
+        let Some(my_field) = mine.get(key) else {
+            problems.push(format!("{field_path}: missing"));
+            continue;
+        };
+        let their_default = their_field.get("default");
+        let is_section = their_default.is_some_and(|d| d.is_object() || d.is_array());
+        if let (Some(their_default), false) = (their_default, is_section) {
+            let my_default = my_field.get("default").or_else(|| schemas.deref(my_field).get("default"));
+            let excused = DEFAULT_DIFFERENCES.iter().any(|(p, _)| *p == field_path);
+            if my_default != Some(their_default) && !excused {
+                problems.push(format!("{field_path}: default {their_default} in Knot Resolver 6, ours {my_default:?}"));
+            }
+        }
+        walk(schemas, their_field, my_field, &field_path, problems, leaves);
+    }
+    for key in mine.keys().filter(|k| !theirs.contains_key(*k)) {
+        problems.push(format!("{path}/{key}: ours only"));
+    }
+}
+
+#[test]
+fn every_key_and_default_of_the_reference_structure_is_ours() {
+    let reference: Json =
+        serde_json::from_str(include_str!("fixtures/kr6-config-structure.json")).expect("the reference parses");
+    let schemas = Schemas { ours: kres_manager::config::json_schema() };
+    let mut problems = Vec::new();
+    let mut leaves = 0;
+    walk(&schemas, &reference, &schemas.ours, "", &mut problems, &mut leaves);
+    assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n"));
+    assert!(leaves > 140, "only {leaves} leaf keys compared: the walk missed part of the structure");
+}
