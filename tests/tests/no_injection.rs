@@ -83,6 +83,7 @@ const HARMLESS: &[(&str, &str)] = &[
     ("/cache/ttl-max", "1d"),
     ("/cache/prefill/0/origin", "."),
     ("/cache/prefill/0/refresh-interval", "1d"),
+    ("/cache/prefill/0/url", "https://www.internic.net/domain/root.zone"),
     ("/cache/prefetch/prediction/window", "15m"),
     ("/dns64/prefix", "64:ff9b::/96"),
     ("/dns64/exclude-subnets/0", "2001:db8::/32"),

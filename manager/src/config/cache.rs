@@ -75,7 +75,9 @@ pub struct Prefill {
     /// The zone; only the root zone (`.`) can be prefilled.
     #[schema(validate = root_only)]
     pub origin: DomainName,
-    /// Where to download the zone file from (HTTPS).
+    /// Where to download the zone file from; kresd's `prefill` module accepts only `https://`
+    /// URLs.
+    #[schema(pattern = "^https://[^\\s]+$")]
     pub url: String,
     /// Time between two downloads; at least an hour (kresd's `prefill` module refuses shorter
     /// intervals).
