@@ -53,7 +53,7 @@ fn reference_objects<'a>(schema: &'a Json, out: &mut Vec<&'a Json>) {
     }
 }
 
-fn properties<'a>(objects: &[&'a Json]) -> serde_json::Map<String, Json> {
+fn properties(objects: &[&Json]) -> serde_json::Map<String, Json> {
     let mut all = serde_json::Map::new();
     for object in objects {
         all.extend(object["properties"].as_object().cloned().unwrap_or_default());
