@@ -277,14 +277,8 @@ resolves_to_itself!(
     f32,
     f64,
     String,
-    crate::types::units::Size,
-    crate::types::units::Duration,
     crate::types::net::Port,
     std::net::IpAddr,
-    crate::types::net::IpNet,
-    crate::types::net::AddrPort,
-    crate::types::net::InterfacePort,
-    crate::types::net::DomainName,
 );
 
 impl<T: Resolve> Resolve for Option<T> {

@@ -108,7 +108,7 @@ pub fn resolve_hostname<P>(value: &Option<String>, _: &P, cx: &mut ResolveCx<'_>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schema_core::__private::serde_json::json;
+    use serde_json::json;
     use schema_core::{DirPath, FakeSystem, Schema};
 
     /// The five fields as the top-level struct will have them.

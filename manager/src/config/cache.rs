@@ -138,8 +138,8 @@ fn check_cache(cache: &Cache, checks: &mut Checks) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::views::serde_json_value::{Value, json};
     use schema_core::FakeSystem;
+    use serde_json::{Value, json};
 
     fn load(yaml: &str) -> Result<Cache, String> {
         schema_core::load::<Cache>(yaml, Some("t.yaml")).map_err(|r| r.to_string())

@@ -47,7 +47,7 @@ fn resolve_enable(value: &Option<bool>, _: &DeferRaw, cx: &mut ResolveCx<'_>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schema_core::__private::serde_json::json;
+    use serde_json::json;
     use schema_core::{FakeSystem, Schema, resolve_document};
 
     fn resolve(raw: &DeferRaw, system: &FakeSystem) -> Result<(Defer, schema_core::Report), schema_core::Report> {

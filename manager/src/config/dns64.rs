@@ -47,7 +47,7 @@ fn check_dns64(dns64: &Dns64, checks: &mut Checks) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schema_core::__private::serde_json::json;
+    use serde_json::json;
     use schema_core::{FakeSystem, Report, Schema, resolve_document};
 
     fn load(text: &str) -> Result<Dns64, Report> {

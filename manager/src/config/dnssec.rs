@@ -42,8 +42,8 @@ pub struct TrustAnchorFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::views::serde_json_value::json;
     use schema_core::FakeSystem;
+    use serde_json::json;
 
     #[test]
     fn default_is_the_reference_default() {

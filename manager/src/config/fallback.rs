@@ -34,8 +34,8 @@ fn resolve_enable(enable: &bool, _: &FallbackRaw, cx: &mut ResolveCx<'_>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::views::serde_json_value::json;
     use schema_core::{FakeSystem, Version};
+    use serde_json::json;
 
     fn load(yaml: &str) -> Result<FallbackRaw, String> {
         schema_core::load::<FallbackRaw>(yaml, Some("t.yaml")).map_err(|r| r.to_string())

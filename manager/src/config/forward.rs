@@ -4,10 +4,7 @@
 //!
 //! The server types are shared with `fallback`.
 
-use schema_core::json_schema::SchemaGen;
-use schema_core::{AddrPort, Checks, DomainName, FilePath, Kind, MapCx, OneOrMany, Resolve, ResolveCx, Schema, Value};
-
-use super::views::serde_json_value;
+use schema_core::{AddrPort, Checks, DomainName, FilePath, OneOrMany, ResolveCx, Schema};
 
 /// One forwarding rule.
 #[derive(Schema, Debug, Clone, PartialEq)]
@@ -105,42 +102,13 @@ impl PinSha256 {
     }
 }
 
-impl Schema for PinSha256 {
-    fn map<'v>(value: &'v Value, cx: &mut MapCx<'v>) -> Option<PinSha256> {
-        match &value.kind {
-            Kind::Str(s) => PinSha256::parse(s).map_err(|message| cx.error(&value.span, message)).ok(),
-            _ => {
-                cx.mismatch::<PinSha256>(value);
-                None
-            }
-        }
-    }
-    fn json_schema(_: &mut SchemaGen) -> serde_json_value::Value {
-        serde_json_value::json!({"type": "string", "pattern": PIN_PATTERN, "title": "SHA-256 key pin"})
-    }
-    fn to_json(&self) -> serde_json_value::Value {
-        serde_json_value::Value::String(self.0.clone())
-    }
-    fn expecting() -> String {
-        "a base64 SHA-256 key pin".into()
-    }
-    fn accepts(kind: &Kind) -> bool {
-        matches!(kind, Kind::Str(_))
+impl std::fmt::Display for PinSha256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
-impl Resolve for PinSha256 {
-    type Output = PinSha256;
-    fn resolve(&self, _: &mut ResolveCx<'_>) -> Option<PinSha256> {
-        Some(self.clone())
-    }
-}
-
-impl schema_core::__private::serde::Serialize for PinSha256 {
-    fn serialize<S: schema_core::__private::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
+schema_core::string_value!(PinSha256, title: "SHA-256 key pin", expecting: "a base64 SHA-256 key pin", pattern: PIN_PATTERN);
 
 /// Rules of one server mapping: how a TLS server is authenticated, and TLS settings only with
 /// TLS.
@@ -217,10 +185,7 @@ mod tests {
 
     #[test]
     fn options_default_is_the_reference_default() {
-        assert_eq!(
-            ForwardOptions::default().to_json(),
-            serde_json_value::json!({"authoritative": false, "dnssec": true})
-        );
+        assert_eq!(ForwardOptions::default().to_json(), serde_json::json!({"authoritative": false, "dnssec": true}));
     }
 
     #[test]

@@ -175,8 +175,8 @@ fn resolve_watchdog(value: &Auto<bool>, rpz: &RpzRaw, cx: &mut ResolveCx<'_>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::views::serde_json_value::json;
     use schema_core::{FakeSystem, FileKind, Version};
+    use serde_json::json;
 
     fn load(yaml: &str) -> Result<LocalDataRaw, String> {
         schema_core::load::<LocalDataRaw>(yaml, Some("t.yaml")).map_err(|r| r.to_string())

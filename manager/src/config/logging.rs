@@ -315,7 +315,7 @@ fn resolve_socket(value: &OptionalFile, dnstap: &DnstapRaw, cx: &mut ResolveCx<'
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schema_core::__private::serde_json::json;
+    use serde_json::json;
     use schema_core::{FakeSystem, Report, ResolveOptions, Schema, resolve_document};
 
     fn load(text: &str) -> Result<LoggingRaw, Report> {

@@ -100,7 +100,7 @@ fn resolve_policy_script_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schema_core::__private::serde_json::json;
+    use serde_json::json;
     use schema_core::{FakeSystem, Report, ResolveOptions, Schema, resolve_document};
 
     fn load(text: &str) -> Result<LuaRaw, Report> {

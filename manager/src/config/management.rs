@@ -63,7 +63,7 @@ fn resolve_unix_socket(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schema_core::__private::serde_json::json;
+    use serde_json::json;
 
     fn resolve(management: &Management) -> ManagementResolved {
         schema_core::resolve_document(management, &schema_core::FakeSystem::default(), Default::default()).unwrap().0

@@ -87,7 +87,7 @@ fn check_graphite(graphite: &Graphite, checks: &mut Checks) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schema_core::__private::serde_json::json;
+    use serde_json::json;
     use schema_core::{FakeSystem, Report, Schema, resolve_document};
 
     fn load(text: &str) -> Result<Monitoring, Report> {
@@ -118,7 +118,7 @@ mod tests {
         let mut system = FakeSystem::default();
         system.files.insert(CQUEUES_SOCKET.into(), schema_core::FileKind::File);
         let (resolved, notes): (MonitoringResolved, _) = resolve_document(&raw, &system, Default::default()).unwrap();
-        assert_eq!(schema_core::__private::serde_json::to_value(&resolved).unwrap(), raw.to_json());
+        assert_eq!(serde_json::to_value(&resolved).unwrap(), raw.to_json());
         assert!(notes.is_empty());
 
         let raw = load("graphite: {enable: true, host: '2001:db8::2003'}\n").unwrap();

@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use schema_core::__private::serde_json::{Value as Json, json};
+use serde_json::{Value as Json, json};
 use schema_core::json_schema::SchemaGen;
 use schema_core::{
     Auto, Checks, FilePath, InterfacePort, IpNet, Kind, MapCx, OneOrMany, Port, Resolve, ResolveCx, Schema, Size,

@@ -64,7 +64,7 @@ pub enum GlueChecking {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schema_core::__private::serde_json::json;
+    use serde_json::json;
 
     #[test]
     fn default_is_the_reference_default() {

@@ -64,7 +64,7 @@ fn resolve_enable(value: &bool, _: &RateLimitingRaw, cx: &mut ResolveCx<'_>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schema_core::__private::serde_json::json;
+    use serde_json::json;
     use schema_core::{FakeSystem, Report, Schema, resolve_document};
 
     fn load(text: &str) -> Result<RateLimitingRaw, Report> {

@@ -8,8 +8,7 @@
 //! into per-subnet rules. Only DNS over QUIC and the `price-factor` of request deferral (both
 //! Knot Resolver 6 features) are out of reach for 5.6.
 
-use schema_core::json_schema::SchemaGen;
-use schema_core::{Checks, IpNet, Kind, MapCx, Resolve, ResolveCx, Schema, Value};
+use schema_core::{Checks, IpNet, ResolveCx, Schema};
 
 /// Fails with a message naming `feature` when the installed kresd is older than 6.
 pub(crate) fn needs_kr6(cx: &ResolveCx<'_>, feature: &str) -> Result<(), String> {
@@ -55,47 +54,12 @@ impl std::fmt::Display for Tag {
     }
 }
 
-impl Schema for Tag {
-    fn map<'v>(value: &'v Value, cx: &mut MapCx<'v>) -> Option<Tag> {
-        match &value.kind {
-            Kind::Str(s) => Tag::parse(s).map_err(|message| cx.error(&value.span, message)).ok(),
-            _ => {
-                cx.mismatch::<Tag>(value);
-                None
-            }
-        }
-    }
-    fn json_schema(_: &mut SchemaGen) -> serde_json_value::Value {
-        serde_json_value::json!({"type": "string", "pattern": TAG_PATTERN, "title": "tag"})
-    }
-    fn to_json(&self) -> serde_json_value::Value {
-        serde_json_value::Value::String(self.0.clone())
-    }
-    fn expecting() -> String {
-        "a tag such as `malware` (lowercase letters, digits and '-')".into()
-    }
-    fn accepts(kind: &Kind) -> bool {
-        matches!(kind, Kind::Str(_))
-    }
-}
-
-impl Resolve for Tag {
-    type Output = Tag;
-    fn resolve(&self, _: &mut ResolveCx<'_>) -> Option<Tag> {
-        Some(self.clone())
-    }
-}
-
-impl schema_core::__private::serde::Serialize for Tag {
-    fn serialize<S: schema_core::__private::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-/// serde_json through schema-core (the manager has no direct dependency on it).
-pub(crate) mod serde_json_value {
-    pub use schema_core::__private::serde_json::{Value, json};
-}
+schema_core::string_value!(
+    Tag,
+    title: "tag",
+    expecting: "a tag such as `malware` (lowercase letters, digits and '-')",
+    pattern: TAG_PATTERN
+);
 
 /// One view: a group of clients and what to do with their queries.
 #[derive(Schema, Debug, Clone, PartialEq)]
@@ -215,8 +179,7 @@ mod tests {
 
     #[test]
     fn options_default_is_the_reference_default() {
-        let reference =
-            serde_json_value::json!({"minimize": true, "dns64": true, "price-factor": 1.0, "fallback": true});
+        let reference = serde_json::json!({"minimize": true, "dns64": true, "price-factor": 1.0, "fallback": true});
         assert_eq!(ViewOptionsRaw::default().to_json(), reference);
     }
 

@@ -195,7 +195,7 @@ fn ipnet_pattern() -> String {
     anchored(&format!("({IPV4}(/{v4_prefix})?|{}(/{v6_prefix})?)", ipv6_regex()))
 }
 
-parsed_from_string!(IpNet, title: "an IP network", expecting: "an IP network such as 10.0.0.0/8", pattern: ipnet_pattern());
+crate::string_value!(IpNet, title: "an IP network", expecting: "an IP network such as 10.0.0.0/8", pattern: ipnet_pattern());
 
 /// An IP address with an optional port: `127.0.0.1`, `127.0.0.1@53`, `::1@53`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -227,7 +227,7 @@ impl fmt::Display for AddrPort {
     }
 }
 
-parsed_from_string!(
+crate::string_value!(
     AddrPort,
     title: "an IP address with an optional @port",
     expecting: "an IP address with an optional @port such as 127.0.0.1@53",
@@ -294,7 +294,7 @@ fn interface_pattern() -> String {
     anchored(&format!("({}|{name})(@{PORT})?", ip_pattern()))
 }
 
-parsed_from_string!(
+crate::string_value!(
     InterfacePort,
     title: "an IP address or interface name with an optional @port",
     expecting: "an IP address or interface name with an optional @port such as lo@853",
@@ -359,7 +359,7 @@ fn domain_pattern() -> String {
     format!("^(\\.|(?![\\s\\S]{{255}})(?![\\s\\S]{{253}}[^.]){label}(\\.{label})*\\.?)$")
 }
 
-parsed_from_string!(DomainName, title: "a domain name", expecting: "a domain name such as example.com", pattern: domain_pattern());
+crate::string_value!(DomainName, title: "a domain name", expecting: "a domain name such as example.com", pattern: domain_pattern());
 
 impl crate::types::builtin::KeySchema for DomainName {
     fn parse_key(key: &str) -> Result<DomainName, String> {

@@ -33,7 +33,7 @@ macro_rules! path_type {
             }
         }
 
-        parsed_from_string!($name, title: $what, expecting: concat!("a ", $what), pattern: "^[^\\u0000]+$");
+        crate::string_value!($name, title: $what, expecting: concat!("a ", $what), pattern: "^[^\\u0000]+$", custom_resolve);
 
         impl Resolve for $name {
             type Output = $name;

@@ -1,31 +1,15 @@
-//! `serde::Serialize` for the value types, as their document form, so resolved structs (which
-//! derive `Serialize`) can hand a config to templates.
+//! `serde::Serialize` for the generic value types (string-valued types get theirs from
+//! [`crate::string_value!`]), so resolved structs, which derive `Serialize`, can hand a config to
+//! templates.
 
 use serde::{Serialize, Serializer};
 
-use crate::map::Schema;
-
-macro_rules! serialize_as_document {
-    ($($t:ty),* $(,)?) => {$(
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                Schema::to_json(self).serialize(serializer)
-            }
-        }
-    )*};
+/// A port is a number in documents.
+impl Serialize for crate::types::net::Port {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u16(self.0)
+    }
 }
-
-serialize_as_document!(
-    crate::types::units::Size,
-    crate::types::units::Duration,
-    crate::types::net::Port,
-    crate::types::net::IpNet,
-    crate::types::net::AddrPort,
-    crate::types::net::InterfacePort,
-    crate::types::net::DomainName,
-    crate::types::paths::FilePath,
-    crate::types::paths::DirPath,
-);
 
 impl<T: Serialize> Serialize for crate::types::auto::Auto<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

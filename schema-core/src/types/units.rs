@@ -60,7 +60,7 @@ macro_rules! quantity {
             }
         }
 
-        parsed_from_string!(
+        crate::string_value!(
             $name,
             title: $what,
             expecting: concat!("a ", $what, " such as ", $example),
