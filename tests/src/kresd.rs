@@ -220,3 +220,45 @@ impl Drop for Kresd {
         let _ = self.child.wait();
     }
 }
+
+/// A config listening on the test's port (`{port}`, replaced by [`Kresd::start`]), running
+/// offline, with `body` appended.
+pub fn config(body: &str) -> String {
+    format!("{OFFLINE}network:\n  listen:\n    - interface: 127.0.0.1@{{port}}\n{body}")
+}
+
+/// A `lua` section that refuses every name without a local answer (never resolved from the root).
+pub const REFUSE_THE_REST: &str = "lua:\n  script: policy.add(policy.all(policy.REFUSE))\n";
+
+/// A `lua` section under which only `answer.example.` has an answer (192.0.2.7); every other
+/// name is refused.
+pub const ANSWER_ONLY: &str = "lua:\n  script: |\n    policy.add(policy.suffix(policy.ANSWER({ [kres.type.A] = { rdata = kres.str2ip('192.0.2.7'), ttl = 300 } }), { todname('answer.example.') }))\n    policy.add(policy.all(policy.REFUSE))\n";
+
+/// The Lua a YAML config renders to for worker 0 (validated for kresd 5.6).
+pub fn render(yaml: &str) -> String {
+    let validated = validate(yaml);
+    let worker = WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
+    render::render_worker(&validated.config, &worker).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The rendered Lua from the line starting with `start` up to (without) the one starting with
+/// `end`.
+pub fn section(lua: &str, start: &str, end: &str) -> String {
+    let mut lines = lua.lines().skip_while(|l| !l.starts_with(start)).peekable();
+    assert!(lines.peek().is_some(), "no line starting with {start:?} in:\n{lua}");
+    lines.take_while(|l| !l.starts_with(end)).map(|l| format!("{l}\n")).collect()
+}
+
+/// Asks `name`/`rtype` with extra kdig flags; returns kdig's whole output.
+pub fn kdig(port: u16, name: &str, rtype: &str, flags: &[&str]) -> String {
+    let output = Command::new("kdig")
+        .arg("@127.0.0.1")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(["+retry=0", "+timeout=2"])
+        .args(flags)
+        .args(["-t", rtype, name])
+        .output()
+        .expect("kdig runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

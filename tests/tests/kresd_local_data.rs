@@ -2,17 +2,10 @@
 //! records, subtree rules, RPZ and `nodata` answer as the config says.
 
 use kres_manager::render::{self, WorkerContext};
-use kres_tests::kresd::{Kresd, OFFLINE, TempDir, validate};
-
-/// Names without a local answer are refused (never resolved from the root).
-const REFUSE_THE_REST: &str = "lua:\n  script: policy.add(policy.all(policy.REFUSE))\n";
-
-fn config(body: &str) -> String {
-    format!("{OFFLINE}network:\n  listen:\n    - interface: 127.0.0.1@{{port}}\n{body}{REFUSE_THE_REST}")
-}
+use kres_tests::kresd::{Kresd, OFFLINE, REFUSE_THE_REST, TempDir, config, validate};
 
 fn start(body: &str) -> Kresd {
-    Kresd::start(&config(body)).unwrap_or_else(|e| panic!("{e}"))
+    Kresd::start(&format!("{}{REFUSE_THE_REST}", config(body))).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

@@ -10,25 +10,8 @@ use std::time::Duration;
 
 use kres_manager::config::monitoring::CQUEUES_SOCKET;
 use kres_manager::render::{self, WorkerContext};
-use kres_tests::kresd::{Kresd, OFFLINE, TempDir, free_port, validate};
+use kres_tests::kresd::{ANSWER_ONLY, Kresd, OFFLINE, TempDir, config, free_port, kdig, render, section};
 use schema_core::{FakeSystem, FileKind, Version};
-
-fn config(body: &str) -> String {
-    format!("{OFFLINE}network:\n  listen:\n    - interface: 127.0.0.1@{{port}}\n{body}")
-}
-
-/// The rendered Lua from the line starting with `start` up to the one starting with `end`.
-fn section(lua: &str, start: &str, end: &str) -> String {
-    let mut lines = lua.lines().skip_while(|l| !l.starts_with(start)).peekable();
-    assert!(lines.peek().is_some(), "no line starting with {start:?} in:\n{lua}");
-    lines.take_while(|l| !l.starts_with(end)).map(|l| format!("{l}\n")).collect()
-}
-
-fn render(yaml: &str) -> String {
-    let validated = validate(yaml);
-    let worker = WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
-    render::render_worker(&validated.config, &worker).unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// Renders for kresd 5.6 on a system that has lua-cqueues (which the graphite module needs).
 fn render_with_cqueues(yaml: &str) -> String {
@@ -40,22 +23,6 @@ fn render_with_cqueues(yaml: &str) -> String {
     let worker = WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
     render::render_worker(&validated.config, &worker).unwrap_or_else(|e| panic!("{e}"))
 }
-
-fn kdig(port: u16, name: &str, rtype: &str, flags: &[&str]) -> String {
-    let output = Command::new("kdig")
-        .arg("@127.0.0.1")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(["+retry=0", "+timeout=2"])
-        .args(flags)
-        .args(["-t", rtype, name])
-        .output()
-        .expect("kdig runs");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// `answer.example.` is answered with 192.0.2.7; everything else is refused.
-const ANSWER_ONLY: &str = "lua:\n  script: |\n    policy.add(policy.suffix(policy.ANSWER({ [kres.type.A] = { rdata = kres.str2ip('192.0.2.7'), ttl = 300 } }), { todname('answer.example.') }))\n    policy.add(policy.all(policy.REFUSE))\n";
 
 /// Static addresses (hints) for names under `example.`, which the policy lets through; every
 /// other name is refused.

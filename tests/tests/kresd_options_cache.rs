@@ -2,45 +2,7 @@
 //! real kresd: the Lua is accepted, and DNS answers or the control socket show each setting in
 //! effect.
 
-use std::process::Command;
-
-use kres_manager::render::{self, WorkerContext};
-use kres_tests::kresd::{Kresd, OFFLINE, TempDir, validate};
-
-/// A config listening on the test's port, with `body` appended.
-fn config(body: &str) -> String {
-    format!("{OFFLINE}network:\n  listen:\n    - interface: 127.0.0.1@{{port}}\n{body}")
-}
-
-/// The rendered Lua between the line starting with `start` and the one starting with `end`.
-fn section(lua: &str, start: &str, end: &str) -> String {
-    let mut lines = lua.lines().skip_while(|l| !l.starts_with(start)).peekable();
-    assert!(lines.peek().is_some(), "no line starting with {start:?} in:\n{lua}");
-    lines.take_while(|l| !l.starts_with(end)).map(|l| format!("{l}\n")).collect()
-}
-
-fn render(yaml: &str) -> String {
-    let validated = validate(yaml);
-    let worker = WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
-    render::render_worker(&validated.config, &worker).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Asks `name`/`rtype` with extra kdig flags; returns kdig's whole output.
-fn kdig(port: u16, name: &str, rtype: &str, flags: &[&str]) -> String {
-    let output = Command::new("kdig")
-        .arg("@127.0.0.1")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(["+retry=0", "+timeout=2"])
-        .args(flags)
-        .args(["-t", rtype, name])
-        .output()
-        .expect("kdig runs");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Only `answer.example.` has an answer (192.0.2.7); everything else is refused.
-const ANSWER_ONLY: &str = "lua:\n  script: |\n    policy.add(policy.suffix(policy.ANSWER({ [kres.type.A] = { rdata = kres.str2ip('192.0.2.7'), ttl = 300 } }), { todname('answer.example.') }))\n    policy.add(policy.all(policy.REFUSE))\n";
+use kres_tests::kresd::{ANSWER_ONLY, Kresd, TempDir, config, kdig, render, section};
 
 const ALL_OPTIONS_FLIPPED: &str = "\
 options:

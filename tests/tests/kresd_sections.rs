@@ -1,11 +1,7 @@
 //! Each config section rendered for kresd 5.6 and checked against a real kresd: the Lua is
 //! accepted, and DNS answers show the section doing what the config says.
 
-use kres_tests::kresd::{Kresd, OFFLINE};
-
-fn config(body: &str) -> String {
-    format!("{OFFLINE}network:\n  listen:\n    - interface: 127.0.0.1@{{port}}\n{body}")
-}
+use kres_tests::kresd::{Kresd, config};
 
 #[test]
 fn listens_where_the_config_says() {

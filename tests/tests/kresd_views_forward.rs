@@ -4,10 +4,7 @@
 
 use kres_manager::render::{self, WorkerContext};
 use kres_tests::knotd::Knotd;
-use kres_tests::kresd::{Kresd, OFFLINE, free_port, query_from, validate};
-
-/// Names without a local answer are refused (never resolved from the root).
-const REFUSE_THE_REST: &str = "lua:\n  script: policy.add(policy.all(policy.REFUSE))\n";
+use kres_tests::kresd::{Kresd, OFFLINE, REFUSE_THE_REST, free_port, query_from, validate};
 
 fn start(body: &str) -> Kresd {
     let yaml = format!("{OFFLINE}network:\n  listen:\n    - interface: 127.0.0.1@{{port}}\n{body}{REFUSE_THE_REST}");

@@ -108,8 +108,8 @@ pub fn resolve_hostname<P>(value: &Option<String>, _: &P, cx: &mut ResolveCx<'_>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use schema_core::{DirPath, FakeSystem, Schema};
+    use serde_json::json;
 
     /// The five fields as the top-level struct will have them.
     #[derive(Schema, Debug, Clone, PartialEq)]

@@ -47,8 +47,8 @@ fn resolve_enable(value: &Option<bool>, _: &DeferRaw, cx: &mut ResolveCx<'_>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use schema_core::{FakeSystem, Schema, resolve_document};
+    use serde_json::json;
 
     fn resolve(raw: &DeferRaw, system: &FakeSystem) -> Result<(Defer, schema_core::Report), schema_core::Report> {
         resolve_document(raw, system, Default::default())

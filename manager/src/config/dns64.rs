@@ -47,8 +47,8 @@ fn check_dns64(dns64: &Dns64, checks: &mut Checks) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use schema_core::{FakeSystem, Report, Schema, resolve_document};
+    use serde_json::json;
 
     fn load(text: &str) -> Result<Dns64, Report> {
         schema_core::load(text, Some("t.yaml"))

@@ -315,8 +315,8 @@ fn resolve_socket(value: &OptionalFile, dnstap: &DnstapRaw, cx: &mut ResolveCx<'
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use schema_core::{FakeSystem, Report, ResolveOptions, Schema, resolve_document};
+    use serde_json::json;
 
     fn load(text: &str) -> Result<LoggingRaw, Report> {
         schema_core::load(text, Some("t.yaml"))

@@ -100,8 +100,8 @@ fn resolve_policy_script_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use schema_core::{FakeSystem, Report, ResolveOptions, Schema, resolve_document};
+    use serde_json::json;
 
     fn load(text: &str) -> Result<LuaRaw, Report> {
         schema_core::load(text, Some("t.yaml"))

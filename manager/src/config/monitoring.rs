@@ -87,8 +87,8 @@ fn check_graphite(graphite: &Graphite, checks: &mut Checks) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use schema_core::{FakeSystem, Report, Schema, resolve_document};
+    use serde_json::json;
 
     fn load(text: &str) -> Result<Monitoring, Report> {
         schema_core::load(text, Some("t.yaml"))

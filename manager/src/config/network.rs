@@ -8,12 +8,12 @@
 
 use std::net::IpAddr;
 
-use serde_json::{Value as Json, json};
 use schema_core::json_schema::SchemaGen;
 use schema_core::{
     Auto, Checks, FilePath, InterfacePort, IpNet, Kind, MapCx, OneOrMany, Port, Resolve, ResolveCx, Schema, Size,
     Value, Version,
 };
+use serde_json::{Value as Json, json};
 
 /// The first version of Knot Resolver with QUIC (`doq`, `doh2-insecure`, the `quic` settings).
 const QUIC_VERSION: Version = Version::new(6, 0, 0);

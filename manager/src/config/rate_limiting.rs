@@ -64,8 +64,8 @@ fn resolve_enable(value: &bool, _: &RateLimitingRaw, cx: &mut ResolveCx<'_>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use schema_core::{FakeSystem, Report, Schema, resolve_document};
+    use serde_json::json;
 
     fn load(text: &str) -> Result<RateLimitingRaw, Report> {
         schema_core::load(text, Some("t.yaml"))
