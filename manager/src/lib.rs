@@ -10,6 +10,7 @@
 //! This crate is at its first stage: the binaries exist and answer `--help` and `--version`; the
 //! config model, rendering and orchestration arrive with the issues that build them.
 
+pub mod backend;
 pub mod config;
 pub mod kresd;
 pub mod render;
