@@ -90,10 +90,8 @@ async fn workers_start_ready_restart_fail_and_stop() {
     let t = Instant::now();
     backend.prepare(&setup).await.unwrap_or_else(|e| panic!("{e}\n{}", log(&dir.0)));
     let prepared = t.elapsed();
-    let mut pids = Vec::new();
-    for id in 0..WORKERS {
-        pids.push(backend.start(Program::Worker(id)).await.unwrap_or_else(|e| panic!("{e}\n{}", log(&dir.0))));
-    }
+    let workers: Vec<Program> = (0..WORKERS).map(Program::Worker).collect();
+    let pids = backend.start_all(&workers).await.unwrap_or_else(|e| panic!("{e}\n{}", log(&dir.0)));
     let started = t.elapsed();
     eprintln!("supervisord up in {prepared:?}; {WORKERS} workers READY {started:?} after supervisord's spawn");
 

@@ -204,6 +204,18 @@ mod tests {
     const T: Duration = Duration::from_secs(1);
 
     #[tokio::test]
+    async fn start_all_starts_each_in_order_and_stops_at_the_first_failure() {
+        let mut fake = prepared(3).await;
+        let pids = fake.start_all(&[Program::Worker(0), Program::Worker(1)]).await.expect("both start");
+        assert_eq!(pids.len(), 2);
+        assert_ne!(pids[0], pids[1]);
+        let err = fake.start_all(&[Program::Worker(2), Program::Worker(0)]).await.expect_err("worker 0 runs");
+        assert!(matches!(err, BackendError::AlreadyStarted { .. }), "{err}");
+        // The one before the failure was started.
+        assert!(matches!(fake.start(Program::Worker(2)).await, Err(BackendError::AlreadyStarted { .. })));
+    }
+
+    #[tokio::test]
     async fn nothing_works_before_prepare() {
         let mut fake = FakeBackend::new();
         assert!(matches!(fake.start(W0).await, Err(BackendError::NotPrepared)));

@@ -224,6 +224,19 @@ pub trait Backend: Send {
     /// Starts `program` and waits until it is ready; returns its pid.
     fn start(&mut self, program: Program) -> impl Future<Output = Result<u32, BackendError>> + Send;
 
+    /// Starts several programs and waits until all are ready; returns their pids in order, or
+    /// the first failure (programs already started stay running). Supervisors that can start
+    /// processes concurrently override this; the default starts them one after another.
+    fn start_all(&mut self, programs: &[Program]) -> impl Future<Output = Result<Vec<u32>, BackendError>> + Send {
+        async move {
+            let mut pids = Vec::with_capacity(programs.len());
+            for program in programs {
+                pids.push(self.start(*program).await?);
+            }
+            Ok(pids)
+        }
+    }
+
     /// Stops `program` and waits until it has exited.
     fn stop(&mut self, program: Program) -> impl Future<Output = Result<(), BackendError>> + Send;
 

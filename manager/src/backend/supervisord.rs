@@ -324,6 +324,53 @@ impl Backend for Supervisord {
         })
     }
 
+    /// All at once: supervisord's extension answers each start when that process is READY, and
+    /// it serves several requests at the same time, so N workers cost about one start.
+    async fn start_all(&mut self, programs: &[Program]) -> Result<Vec<u32>, BackendError> {
+        let running = self.running()?;
+        let timeout = running.setup.ready_timeout;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, program) in programs.iter().copied().enumerate() {
+            let client = running.client.clone();
+            tasks.spawn(async move {
+                let params = vec![Value::String(program.name()), seconds(timeout)];
+                let result = client
+                    .call("kres.startProcess", params, timeout + CALL_TIMEOUT)
+                    .await
+                    .map_err(|e| named(call_error("kres.startProcess", e), program));
+                (index, program, result)
+            });
+        }
+        let mut pids = vec![0; programs.len()];
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            let outcome = joined.map_err(|join| BackendError::Protocol {
+                method: "kres.startProcess".into(),
+                detail: format!("the calling task failed: {join}"),
+            });
+            let failure = match outcome {
+                Ok((index, _, Ok(pid))) => match pid.as_i64() {
+                    Some(pid) => {
+                        pids[index] = pid as u32;
+                        None
+                    }
+                    None => Some(BackendError::Protocol {
+                        method: "kres.startProcess".into(),
+                        detail: format!("expected a pid, got {pid:?}"),
+                    }),
+                },
+                Ok((_, _, Err(error))) | Err(error) => Some(error),
+            };
+            if first_error.is_none() {
+                first_error = failure;
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(pids),
+        }
+    }
+
     async fn stop(&mut self, program: Program) -> Result<(), BackendError> {
         let timeout = self.running()?.setup.stop_timeout;
         let params = vec![Value::String(program.name()), seconds(timeout)];
