@@ -13,6 +13,7 @@
 pub mod backend;
 pub mod config;
 pub mod kresd;
+pub mod reconcile;
 pub mod render;
 
 /// The version of kres-manager, as shown by `--version`.

@@ -1,5 +1,7 @@
 //! Facts about the kresd executable the manager runs.
 
+pub mod control;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

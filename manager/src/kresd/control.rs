@@ -1,0 +1,1 @@
+//! The kresd control-socket client (to be written).

@@ -1,0 +1,1 @@
+//! The plan: which changes are hot, rolling or need a service restart (to be written).
