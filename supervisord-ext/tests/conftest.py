@@ -65,6 +65,25 @@ def kill_session(sid):
         time.sleep(0.02)
 
 
+def alive(pid):
+    """Whether `pid` exists and is not a zombie (an orphan's zombie waits for init to reap it)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pids, timeout):
+    """Wait until none of `pids` is alive; returns those still alive after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [p for p in pids if alive(p)]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.01)
+
+
 def free_port():
     """A port free for both UDP and TCP on 127.0.0.1."""
     for _ in range(100):
@@ -80,6 +99,37 @@ def free_port():
     raise RuntimeError("no free port")
 
 
+def kresd_rundir(tmp_path, name="kresd"):
+    """A run directory with a minimal kresd worker config; returns (dir, UDP/TCP port).
+
+    Offline: no trust anchor, no priming; every query is REFUSED by the last policy rule.
+    """
+    port = free_port()
+    rundir = Path(tmp_path) / name
+    rundir.mkdir()
+    (rundir / "worker.lua").write_text(f"""
+trust_anchors.remove('.')
+modules.unload('priming')
+modules.unload('ta_signal_query')
+modules.unload('detect_time_skew')
+modules.unload('ta_sentinel')
+cache.open(10 * MB, 'lmdb://{rundir}/cache')
+net.listen('127.0.0.1', {port})
+policy.add(policy.all(policy.REFUSE))
+""")
+    return rundir, port
+
+
+def dns_refused(port):
+    """Send one query to 127.0.0.1:port; True when the answer is REFUSED (kresd answers)."""
+    query = bytes.fromhex("abcd01000001000000000000") + b"\x03foo\x07example\x00\x00\x01\x00\x01"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+        c.settimeout(3)
+        c.sendto(query, ("127.0.0.1", port))
+        answer = c.recv(512)
+    return answer[:2] == b"\xab\xcd" and answer[3] & 0x0F == 5
+
+
 class Supervisord:
     def __init__(self, workdir, programs, kres_settings, extra_env=None, load_ext=True,
                  python_args=None):
@@ -88,6 +138,29 @@ class Supervisord:
         self.conf = self.dir / "supervisord.conf"
         self.childlogdir = self.dir / "childlog"
         self.childlogdir.mkdir(exist_ok=True)
+        self.kres_settings = dict(kres_settings)
+        self.write_config(programs, kres_settings, load_ext)
+        env = dict(os.environ)
+        for key in list(env):
+            if key == "NOTIFY_SOCKET" or key.startswith("WATCHDOG_"):
+                del env[key]
+        env.update(extra_env or {})
+        cmd = [str(SUPERVISORD), "-c", str(self.conf)]
+        if python_args is not None:
+            cmd = [sys.executable] + python_args + ["-c", str(self.conf)]
+        self.lines = []
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, env=env, cwd=str(self.dir),
+                                     start_new_session=True)
+        self.sid = self.proc.pid
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.transport = SupervisorTransport(None, None, "unix://%s" % self.sock)
+        self.rpc = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=self.transport)
+
+    def write_config(self, programs, kres_settings, load_ext=True):
+        """(Re)write supervisord.conf; used at start and by tests of supervisor.reloadConfig."""
         kres = ""
         if load_ext:
             kres = "[rpcinterface:kres]\n" \
@@ -113,24 +186,6 @@ class Supervisord:
 
             """).format(sock=self.sock, dir=self.dir, childlogdir=self.childlogdir)
             + kres + "\n" + textwrap.dedent(programs))
-        env = dict(os.environ)
-        for key in list(env):
-            if key == "NOTIFY_SOCKET" or key.startswith("WATCHDOG_"):
-                del env[key]
-        env.update(extra_env or {})
-        cmd = [str(SUPERVISORD), "-c", str(self.conf)]
-        if python_args is not None:
-            cmd = [sys.executable] + python_args + ["-c", str(self.conf)]
-        self.lines = []
-        self.cond = threading.Condition()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, env=env, cwd=str(self.dir),
-                                     start_new_session=True)
-        self.sid = self.proc.pid
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.transport = SupervisorTransport(None, None, "unix://%s" % self.sock)
-        self.rpc = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=self.transport)
 
     def _read(self):
         for raw in self.proc.stdout:

@@ -5,7 +5,7 @@ import socket
 import time
 import xmlrpc.client
 
-from conftest import fault_of, helper_cmd
+from conftest import KRESD, dns_refused, fault_of, helper_cmd, kresd_rundir
 
 
 def test_running_only_after_ready(supervisord):
@@ -164,21 +164,7 @@ def test_unknown_sender_is_ignored(supervisord, tmp_path):
 
 
 def test_kresd_sends_ready(supervisord, tmp_path):
-    from conftest import KRESD, free_port
-
-    port = free_port()
-    rundir = tmp_path / "kresd"
-    rundir.mkdir()
-    (rundir / "worker.lua").write_text(f"""
-trust_anchors.remove('.')
-modules.unload('priming')
-modules.unload('ta_signal_query')
-modules.unload('detect_time_skew')
-modules.unload('ta_sentinel')
-cache.open(10 * MB, 'lmdb://{rundir}/cache')
-net.listen('127.0.0.1', {port})
-policy.add(policy.all(policy.REFUSE))
-""")
+    rundir, port = kresd_rundir(tmp_path)
     s = supervisord(f"""
         [program:kresd]
         process_name = kresd%(process_num)d
@@ -205,12 +191,7 @@ policy.add(policy.all(policy.REFUSE))
         assert info["ready_ms"] > 0
         pids.append(pid)
     # ready means it answers: a query is REFUSED by the final policy rule
-    query = bytes.fromhex("abcd01000001000000000000") + b"\x03foo\x07example\x00\x00\x01\x00\x01"
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
-        c.settimeout(3)
-        c.sendto(query, ("127.0.0.1", port))
-        answer = c.recv(512)
-    assert answer[:2] == b"\xab\xcd" and answer[3] & 0x0F == 5  # REFUSED
+    assert dns_refused(port)
     for name in ("kresd:kresd0", "kresd:kresd1"):
         t0 = time.monotonic()
         assert s.rpc.kres.stopProcess(name, 0) is True

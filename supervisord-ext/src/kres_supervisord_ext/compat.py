@@ -68,12 +68,14 @@ def check_core(supervisord):
     except ImportError as exc:
         raise UnsupportedSupervisor("[core] cannot import supervisor internals: %s" % exc)
 
-    for attr in ("process_groups", "options", "reap", "add_process_group", "stop_groups"):
+    for attr in ("process_groups", "options", "reap", "add_process_group",
+                 "remove_process_group", "stop_groups"):
         c.has(supervisord, "Supervisor", attr)
     opts = getattr(supervisord, "options", None)
     if opts is not None:
         for attr in ("poller", "logger", "mood", "pidhistory", "get_socket_map", "cleanup",
-                     "kill", "execve", "get_signal", "server_configs"):
+                     "kill", "execve", "get_signal", "server_configs", "process_config",
+                     "configroot"):
             c.has(opts, "ServerOptions", attr)
         poller = getattr(opts, "poller", None)
         if poller is not None:

@@ -4,7 +4,10 @@ Hook points (all inside supervisord's process, set up when supervisord calls our
 rpcinterface factory, which happens after the process groups exist and before the main loop):
 
 * process objects of plain programs are switched to :class:`KresSubprocess`
-  (``supervisord.add_process_group`` is wrapped so later groups are adopted too);
+  (``supervisord.add_process_group`` is wrapped so later groups are adopted too, and
+  ``supervisord.remove_process_group`` so that a removed group's tail buffers are dropped);
+* ``options.process_config`` (what ``supervisor.reloadConfig`` calls) is wrapped to notice a
+  changed ``[rpcinterface:kres]`` section, which is not applied before supervisord restarts;
 * two dispatchers join the asyncore socket map: the sd_notify socket and a signal wake-up pipe;
 * ``options.poller.poll`` is wrapped: the poll timeout is shortened to the next deadline
   (READY=1 timeouts, startsecs, stop/backoff delays), and expired READY=1 deadlines are handled
@@ -28,8 +31,9 @@ from supervisor.states import ProcessStates, SupervisorStates, getProcessStateDe
 from . import compat
 from .loop import NotifySocket, SystemdNotifier, WakeupPipe
 from .output import OutputRouter, make_sink
+from .pdeathsig import load_prctl
 from .process import KresSubprocess, ProcState
-from .settings import Settings, SettingsError, default_socket_dir
+from .settings import DEFAULTS, Settings, SettingsError, default_socket_dir
 
 # Keys of the manager's sd_notify messages that are relayed to the service manager.
 RELAYED_KEYS = ("READY", "RELOADING", "STOPPING", "STATUS", "ERRNO", "BUSERROR",
@@ -59,6 +63,9 @@ class Extension:
         self.options = supervisord.options
         self.logger = self.options.logger
         self.settings = settings
+        # Resolved here, in supervisord, so that a missing prctl refuses the load instead of
+        # failing in every child; children only call it.
+        self.prctl = load_prctl() if settings.parent_death_signal is not None else None
         self.notify_path = settings.notify_socket
         self.socket_map = self.options.get_socket_map()
         self.output = OutputRouter(make_sink(settings), settings.tail_lines)
@@ -95,6 +102,8 @@ class Extension:
         self._wrap(opts, "get_signal", self._get_signal)
         self._wrap(opts, "cleanup", self._cleanup)
         self._wrap(self.supervisord, "add_process_group", self._add_process_group)
+        self._wrap(self.supervisord, "remove_process_group", self._remove_process_group)
+        self._wrap(opts, "process_config", self._process_config)
 
         for group in list(self.supervisord.process_groups.values()):
             self.adopt_group(group)
@@ -103,11 +112,13 @@ class Extension:
 
         notify = ", ".join(p if t is None else "%s=%s" % (p, t)
                            for p, t in self.settings.notify_programs) or "(none)"
+        pds = self.settings.parent_death_signal
         self.logger.info(
             "kres: extensions loaded: notify socket %s (programs: %s, timeout %gs), "
-            "log target %s, manager %s%s"
+            "log target %s, manager %s, parent death signal %s%s"
             % (self.notify_path, notify, self.settings.notify_timeout,
                self.settings.log_target, self.settings.manager_program or "(none)",
+               signal.Signals(pds).name if pds is not None else "none",
                ", relaying readiness to the service manager" if self.systemd.enabled else ""))
 
     def _wrap(self, obj, name, replacement):
@@ -203,6 +214,59 @@ class Extension:
                 self.logger.warn("kres: group %s has a priority <= the manager's: it will be "
                                  "stopped after the manager" % config.name)
         return added
+
+    def _remove_process_group(self, original, name):
+        group = self.supervisord.process_groups.get(name)
+        removed = original(name)
+        if removed and group is not None:
+            # Nothing can ask for them any more (kres.tail refuses unknown names); a group
+            # added again under the same name starts with an empty tail.
+            for process in group.processes.values():
+                st = getattr(process, "kres", None)
+                if st is not None and st.ext is self:
+                    self.output.forget(st.namespec)
+        return removed
+
+    def _process_config(self, original, *args, **kwargs):
+        """supervisor.reloadConfig re-reads the file; our section is only read at start-up.
+
+        rpcinterface factories are called only when supervisord (re)starts its HTTP servers,
+        so a changed [rpcinterface:kres] section takes effect only then: say so in the log.
+        """
+        result = original(*args, **kwargs)
+        try:
+            self._check_reloaded_settings()
+        except Exception:
+            self._log_exception("checking the re-read [rpcinterface:kres] section")
+        return result
+
+    def _check_reloaded_settings(self):
+        section = self.options.configroot.supervisord
+        ours = [extras for _, factory, extras in section.rpcinterface_factories
+                if getattr(factory, "__module__", None) == __package__
+                and getattr(factory, "__name__", None) == "make_rpcinterface"]
+        if not ours:
+            self.logger.warn("kres: the [rpcinterface:kres] section was removed from the "
+                             "configuration: the extensions stay loaded with their settings "
+                             "until supervisord restarts")
+            return
+        raw = ours[0]
+        new = dict(DEFAULTS)
+        new.update({k: (v or "").strip() for k, v in raw.items()})
+        old = self.settings.raw
+        changed = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
+        if not changed:
+            return
+        try:
+            Settings(raw, default_socket_dir(self.options))
+        except SettingsError as exc:
+            self.logger.warn("kres: the [rpcinterface:kres] section changed (%s) and is invalid: "
+                             "%s; supervisord would refuse to start with it. The running "
+                             "extensions keep their settings" % (", ".join(changed), exc))
+            return
+        self.logger.warn("kres: the [rpcinterface:kres] section changed (%s): not applied until "
+                         "supervisord restarts; the running extensions keep their settings"
+                         % ", ".join(changed))
 
     # ------------------------------------------------------------------ sd_notify
 

@@ -144,5 +144,9 @@ class OutputRouter:
             lines = lines[-n:] if n else []
         return ["%s[%d]: %s" % (namespec, p, t) for (p, t) in lines]
 
+    def forget(self, namespec):
+        """Drop the tail of a process whose group was removed."""
+        self.tails.pop(namespec, None)
+
     def close(self):
         self.sink.close()

@@ -6,19 +6,23 @@ group is added later).  The subclass only adds behaviour around supervisor's own
 
 * ``spawn``: records the pid, arms the READY=1 deadline, attaches output capture;
 * ``spawn`` blocks supervisord's signals around fork, and ``_spawn_as_child`` (runs in the
-  forked child only) cleans the environment and restores default signal handling before exec;
+  forked child only) cleans the environment, arms the parent-death signal (see pdeathsig.py)
+  and restores default signal handling before exec;
 * ``transition``: a notify process in STARTING stays there until READY=1 arrives (supervisor's
   ``startsecs`` rule is not applied to it);
 * ``finish``: an exit before READY=1 is a failed start (BACKOFF, and FATAL on a timeout);
 * ``change_state``: tells the extension (wakes RPC callers waiting for this process).
 """
 
+import os
 import signal
 
 from supervisor.dispatchers import POutputDispatcher
 from supervisor.options import decode_wait_status
 from supervisor.process import Subprocess
 from supervisor.states import ProcessStates
+
+from .pdeathsig import arm_in_child
 
 
 def child_environment(env, notify_path):
@@ -107,12 +111,14 @@ class ConfigView:
 
 class KresSubprocess(Subprocess):
     kres = None  # ProcState, set when the process is adopted
+    kres_parent_pid = 0  # supervisord's pid, taken before fork (read by the child)
 
     def spawn(self):
         st = self.kres
         st.serial += 1
         st.failure = ""
         st.reset(0)
+        self.kres_parent_pid = os.getpid()
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISORD_SIGNALS)
         try:
             pid = Subprocess.spawn(self)
@@ -135,10 +141,18 @@ class KresSubprocess(Subprocess):
         # Runs in the forked child only: patching `options` here changes nothing in supervisord.
         options = self.config.options
         real_execve = options.execve
-        notify_path = self.kres.ext.notify_path if self.kres.notify else None
+        ext = self.kres.ext
+        notify_path = ext.notify_path if self.kres.notify else None
+        death_signal = ext.settings.parent_death_signal
+        parent_pid = self.kres_parent_pid
 
         def execve(filename, argv, env):
             env = child_environment(env, notify_path)
+            if death_signal is not None:
+                # After set_uid (a uid/gid change clears it), while supervisord's signals are
+                # still blocked: a SIGTERM parent-death signal stays pending until
+                # reset_child_signals unblocks it with its default action.
+                arm_in_child(ext.prctl, death_signal, parent_pid)
             reset_child_signals()
             return real_execve(filename, argv, env)
 

@@ -3,6 +3,7 @@
 import fnmatch
 import os
 import re
+import signal
 import socket
 
 
@@ -11,6 +12,9 @@ class SettingsError(ValueError):
 
 
 LOG_TARGETS = ("stdout", "syslog", "none")
+# parent_death_signal values (case-insensitive)
+PARENT_DEATH_SIGNALS = {"kill": signal.SIGKILL, "sigkill": signal.SIGKILL,
+                        "term": signal.SIGTERM, "sigterm": signal.SIGTERM, "none": None}
 
 DEFAULTS = {
     "notify_programs": "",
@@ -21,6 +25,7 @@ DEFAULTS = {
     "log_target": "stdout",
     "syslog_socket": "/dev/log",
     "tail_lines": "200",
+    "parent_death_signal": "KILL",
 }
 
 
@@ -99,6 +104,12 @@ class Settings:
         self.log_target = target
         self.syslog_socket = values["syslog_socket"]
         self.tail_lines = _int("tail_lines", values["tail_lines"], 1, 100000)
+
+        pds = values["parent_death_signal"].lower()
+        if pds not in PARENT_DEATH_SIGNALS:
+            raise SettingsError("parent_death_signal: %r is not one of KILL, TERM, none"
+                                % values["parent_death_signal"])
+        self.parent_death_signal = PARENT_DEATH_SIGNALS[pds]
 
     def notify_timeout_for(self, namespec):
         """None when `namespec` is not a notify program, else its READY=1 timeout in seconds."""
