@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod daemon;
 pub mod kresd;
 pub mod reconcile;
 pub mod render;

@@ -41,6 +41,7 @@ fn setup(dir: &Path, port: u16) -> Setup {
         ready_timeout: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(3),
         output: Output::File(dir.join("supervisord.log")),
+        manager: None,
     }
 }
 

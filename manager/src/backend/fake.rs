@@ -79,6 +79,14 @@ impl FakeBackend {
     }
 }
 
+/// The programs `setup` describes.
+fn programs_of(setup: &Setup) -> Vec<Program> {
+    let workers = (0..setup.worker_configs.len() as u32).map(Program::Worker);
+    let canary = setup.canary_config.as_ref().map(|_| Program::Canary);
+    let gc = setup.cache_gc.as_ref().map(|_| Program::CacheGc);
+    workers.chain(canary).chain(gc).collect()
+}
+
 impl Backend for FakeBackend {
     async fn prepare(&mut self, setup: &Setup) -> Result<(), BackendError> {
         self.log.push("prepare".into());
@@ -88,13 +96,23 @@ impl Backend for FakeBackend {
         if self.prepared {
             return Err(BackendError::AlreadyPrepared);
         }
-        let workers = (0..setup.worker_configs.len() as u32).map(Program::Worker);
-        let canary = setup.canary_config.as_ref().map(|_| Program::Canary);
-        let gc = setup.cache_gc.as_ref().map(|_| Program::CacheGc);
-        for program in workers.chain(canary).chain(gc) {
+        for program in programs_of(setup) {
             self.processes.insert(program, ProcessState::Stopped);
         }
         self.prepared = true;
+        Ok(())
+    }
+
+    async fn reconfigure(&mut self, setup: &Setup) -> Result<(), BackendError> {
+        self.log.push(format!("reconfigure {} workers", setup.worker_configs.len()));
+        if !self.prepared {
+            return Err(BackendError::NotPrepared);
+        }
+        let wanted = programs_of(setup);
+        self.processes.retain(|program, _| wanted.contains(program));
+        for program in wanted {
+            self.processes.entry(program).or_insert(ProcessState::Stopped);
+        }
         Ok(())
     }
 
@@ -191,6 +209,7 @@ mod tests {
             ready_timeout: Duration::from_secs(10),
             stop_timeout: Duration::from_secs(5),
             output: Output::Discard,
+            manager: None,
         }
     }
 

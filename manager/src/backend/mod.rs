@@ -142,6 +142,18 @@ pub struct Setup {
     pub stop_timeout: Duration,
     /// Where supervisord's merged log stream (every child's output) goes.
     pub output: Output,
+    /// The manager itself as a supervised program (restarted when it crashes, while the workers
+    /// keep running); `None` when the manager owns the supervisor as its child (tests, benchmarks).
+    pub manager: Option<ManagerProgram>,
+}
+
+/// The manager as a program of the supervisor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagerProgram {
+    /// Its command line (the executable first).
+    pub command: Vec<std::ffi::OsString>,
+    /// How long it may take from spawn to `READY=1` (every worker started and answering).
+    pub ready_timeout: Duration,
 }
 
 /// Destination of the supervisor's merged output stream.
@@ -217,7 +229,7 @@ fn format_output(lines: &[String]) -> String {
 ///
 /// Every operation that starts a process answers only when the process is ready (for kresd:
 /// `READY=1` arrived) or has failed, with [`BackendError::StartFailed`] carrying its last output.
-pub trait Backend: Send {
+pub trait Backend: Send + Sync {
     /// Writes the supervisor's configuration and starts the supervisor; no process is started.
     fn prepare(&mut self, setup: &Setup) -> impl Future<Output = Result<(), BackendError>> + Send;
 
@@ -250,6 +262,11 @@ pub trait Backend: Send {
             self.start(program).await
         }
     }
+
+    /// Changes the set of programs to the one `setup` describes (e.g. another number of
+    /// workers) without touching the processes that stay: new programs are added stopped,
+    /// removed ones are stopped and removed.
+    fn reconfigure(&mut self, setup: &Setup) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Every configured process and its state, in [`Program`] order.
     fn processes(&mut self) -> impl Future<Output = Result<Vec<ProcessInfo>, BackendError>> + Send;

@@ -65,7 +65,9 @@ pub struct Supervisord {
 
 #[derive(Debug)]
 struct Running {
-    child: tokio::process::Child,
+    /// supervisord as our child (from [`Backend::prepare`]); `None` when attached to the
+    /// supervisord that runs us ([`Supervisord::attach`]).
+    child: Option<tokio::process::Child>,
     pid: u32,
     client: Client,
     setup: Setup,
@@ -75,6 +77,23 @@ impl Supervisord {
     /// A backend running `<venv>/bin/supervisord`.
     pub fn new(venv: &Path) -> Supervisord {
         Supervisord { supervisord: venv.join("bin/supervisord"), running: None, shut_down: false }
+    }
+
+    /// A backend for the supervisord that runs the manager as one of its programs (the service's
+    /// process tree): nothing is spawned, `setup` must be what supervisord.conf was rendered from.
+    /// Waits up to 10 s for supervisord to answer on `setup.rundir`'s socket.
+    pub async fn attach(setup: &Setup) -> Result<Supervisord, BackendError> {
+        let client = Client::new(Paths::new(&setup.rundir).socket);
+        let started = Instant::now();
+        let pid = loop {
+            match client.call("supervisor.getPID", vec![], CALL_TIMEOUT).await {
+                Ok(pid) => break pid.as_i64().unwrap_or(0) as u32,
+                Err(_) if started.elapsed() < UP_TIMEOUT => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(error) => return Err(call_error("supervisor.getPID", error)),
+            }
+        };
+        let running = Running { child: None, pid, client, setup: setup.clone() };
+        Ok(Supervisord { supervisord: PathBuf::new(), running: Some(running), shut_down: false })
     }
 
     /// supervisord's pid, once prepared.
@@ -130,10 +149,20 @@ pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::
         args.extend(gc.args.iter().map(std::ffi::OsStr::new));
         programs.push(program(Program::CacheGc, command(&args)?, 200, true));
     }
-    let mut notify = vec!["kresd*"];
+    let mut notify = vec!["kresd*".to_owned()];
     if setup.canary_config.is_some() {
-        notify.push("canary");
+        notify.push("canary".to_owned());
     }
+    let manager = match &setup.manager {
+        Some(manager) => {
+            notify.push(format!("manager={}", manager.ready_timeout.as_secs_f64()));
+            let args: Vec<&std::ffi::OsStr> = manager.command.iter().map(|arg| arg.as_os_str()).collect();
+            // The manager stops last and may still be stopping workers one by one.
+            let stop_timeout = (setup.stop_timeout.as_secs_f64().ceil() as u64).max(1) * 2 + 5;
+            Some(minijinja::context! { command => command(&args)?, stop_timeout => stop_timeout })
+        }
+        None => None,
+    };
     env.get_template("supervisord.conf")?.render(minijinja::context! {
         socket => ini(&paths.socket)?,
         pidfile => ini(&paths.pidfile)?,
@@ -144,6 +173,7 @@ pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::
         stop_timeout => setup.stop_timeout.as_secs_f64().ceil().max(1.0) as u64,
         log_target => if setup.output == Output::Discard { "none" } else { "stdout" },
         programs => programs,
+        manager => manager,
     })
 }
 
@@ -281,7 +311,7 @@ impl Backend for Supervisord {
             }
         };
         let command_text = format!("{} -c {}", self.supervisord.display(), paths.config.display());
-        let mut child = tokio::process::Command::new(&self.supervisord)
+        let child = tokio::process::Command::new(&self.supervisord)
             .arg("-c")
             .arg(&paths.config)
             .current_dir(&setup.rundir)
@@ -294,9 +324,11 @@ impl Backend for Supervisord {
             .map_err(|source| BackendError::Spawn { command: command_text, source })?;
         let pid = child.id().unwrap_or(0);
         let client = Client::new(paths.socket.clone());
+        let mut child = Some(child);
+        let child_ref = child.as_mut().expect("just set");
         let started = Instant::now();
         loop {
-            if let Ok(Some(status)) = child.try_wait() {
+            if let Ok(Some(status)) = child_ref.try_wait() {
                 return Err(BackendError::SupervisorExited { status: status.to_string() });
             }
             // The socket file may be a stale one from an earlier run until supervisord replaces it.
@@ -304,7 +336,7 @@ impl Backend for Supervisord {
                 break;
             }
             if started.elapsed() > UP_TIMEOUT {
-                let _ = child.start_kill();
+                let _ = child_ref.start_kill();
                 return Err(BackendError::SupervisorNotUp { after: UP_TIMEOUT });
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -378,6 +410,46 @@ impl Backend for Supervisord {
         Ok(())
     }
 
+    async fn reconfigure(&mut self, setup: &Setup) -> Result<(), BackendError> {
+        let paths = Paths::new(&setup.rundir);
+        let config = render_config(setup, &paths).map_err(BackendError::Render)?;
+        tokio::fs::write(&paths.config, config)
+            .await
+            .map_err(|source| BackendError::Write { path: paths.config.clone(), source })?;
+        let changes = self.call("supervisor.reloadConfig", vec![], CALL_TIMEOUT).await?;
+        // [[added, changed, removed]]; "changed" cannot happen for our programs (their command
+        // lines depend only on the rundir and the executables, which do not change while running).
+        let names = |index: usize| -> Vec<String> {
+            let list = match &changes {
+                Value::Array(outer) => outer.first().and_then(|inner| match inner {
+                    Value::Array(lists) => lists.get(index).cloned(),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            match list {
+                Some(Value::Array(names)) => names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect(),
+                _ => Vec::new(),
+            }
+        };
+        for name in names(2) {
+            if let Some(program) = Program::from_name(&name) {
+                match self.stop(program).await {
+                    Ok(()) | Err(BackendError::NotRunning { .. }) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            self.call("supervisor.removeProcessGroup", vec![Value::String(name)], CALL_TIMEOUT).await?;
+        }
+        for name in names(0) {
+            self.call("supervisor.addProcessGroup", vec![Value::String(name)], CALL_TIMEOUT).await?;
+        }
+        if let Some(running) = self.running.as_mut() {
+            running.setup = setup.clone();
+        }
+        Ok(())
+    }
+
     async fn processes(&mut self) -> Result<Vec<ProcessInfo>, BackendError> {
         let all = self.call("kres.getAllProcessInfo", vec![], CALL_TIMEOUT).await?;
         let Value::Array(all) = all else {
@@ -426,9 +498,11 @@ impl Backend for Supervisord {
         let asked = self.call("supervisor.shutdown", vec![], CALL_TIMEOUT).await;
         self.shut_down = true;
         let running = self.running.as_mut().expect("checked by running()");
+        // Attached: supervisord stops every process, us included; nothing to wait for.
+        let Some(child) = running.child.as_mut() else { return asked.map(drop) };
         // supervisord stops every process (SIGKILL after stopwaitsecs each), then exits.
         let limit = stop_timeout * 2 + CALL_TIMEOUT;
-        match tokio::time::timeout(limit, running.child.wait()).await {
+        match tokio::time::timeout(limit, child.wait()).await {
             Ok(Ok(status)) if status.success() => asked.map(drop),
             Ok(Ok(status)) => Err(BackendError::SupervisorExited { status: status.to_string() }),
             Ok(Err(source)) => Err(BackendError::Transport { method: "wait for supervisord".into(), source }),
@@ -443,7 +517,8 @@ impl Backend for Supervisord {
 impl Drop for Supervisord {
     fn drop(&mut self) {
         if let Some(running) = &mut self.running
-            && running.child.try_wait().ok().flatten().is_none()
+            && let Some(child) = running.child.as_mut()
+            && child.try_wait().ok().flatten().is_none()
         {
             kill_all(running.pid);
         }
@@ -500,6 +575,7 @@ mod tests {
             ready_timeout: Duration::from_millis(2500),
             stop_timeout: Duration::from_secs(5),
             output: Output::Inherit,
+            manager: None,
         }
     }
 

@@ -1,23 +1,86 @@
 //! The kres-manager daemon.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+
 use clap::Parser;
+use kres_manager::backend::supervisord::default_venv;
+use kres_manager::daemon::layout::Binaries;
+use kres_manager::daemon::{service, supervised};
 
 /// Runs Knot Resolver (kresd) workers as described by a declarative config file and keeps them
-/// equal to it: validation with precise errors, hot changes, rolling restarts, crash recovery and
-/// an HTTP management API.
+/// equal to it: validation with precise errors, hot changes, rolling restarts without lost
+/// queries, crash recovery and an HTTP management API.
+///
+/// kres-manager validates the config (exit status 1 with every problem when it is invalid),
+/// locks the rundir (one service per rundir), then becomes supervisord, which runs the manager
+/// and the workers. Stop it with SIGTERM or SIGINT; SIGHUP reloads the config files.
 #[derive(Parser, Debug)]
-#[command(name = "kres-manager", version, about, long_about = None)]
+#[command(name = "kres-manager", version, about, long_about)]
 struct Args {
     /// Config file(s), YAML or JSON; several files are merged in order.
     #[arg(short = 'c', long = "config", value_name = "FILE", default_value = "/etc/knot-resolver/config.yaml")]
-    config: Vec<std::path::PathBuf>,
+    config: Vec<PathBuf>,
+    /// The Python virtualenv with supervisord and kres-manager's extensions (created by
+    /// scripts/setup-system.sh).
+    #[arg(long, value_name = "DIR", default_value_os_t = default_venv())]
+    venv: PathBuf,
+    /// supervisord executable [default: <venv>/bin/supervisord].
+    #[arg(long, value_name = "PATH", env = "KRES_SUPERVISORD")]
+    supervisord: Option<PathBuf>,
+    /// The kresd executable.
+    #[arg(long, value_name = "PATH", env = "KRES_KRESD", default_value = "/usr/sbin/kresd")]
+    kresd: PathBuf,
+    /// The cache garbage collector executable.
+    #[arg(long, value_name = "PATH", env = "KRES_CACHE_GC", default_value = "/usr/sbin/kres-cache-gc")]
+    cache_gc: PathBuf,
+    /// Where the accepted config is kept across manager restarts [default: <rundir>/state].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Run as supervisord's program (set by the service start, not by hand).
+    #[arg(long, hide = true, requires = "rundir")]
+    supervised: bool,
+    #[arg(long, hide = true, value_name = "DIR")]
+    rundir: Option<PathBuf>,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
-    anyhow::bail!(
-        "kres-manager {} cannot run a resolver yet: the daemon is not built (config files given: {:?})",
-        kres_manager::VERSION,
-        args.config
-    )
+    let binaries = Binaries { kresd: args.kresd.clone(), cache_gc: args.cache_gc.clone() };
+    if args.supervised {
+        tracing_subscriber::fmt().with_target(false).without_time().with_ansi(false).with_writer(std::io::stderr).init();
+        let options = supervised::SupervisedOptions {
+            files: args.config,
+            rundir: args.rundir.expect("required by clap"),
+            state_dir: args.state_dir,
+            binaries,
+        };
+        let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                eprintln!("error: cannot start the async runtime: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return match runtime.block_on(supervised::run(options)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!("{error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let options = service::ServiceOptions {
+        files: args.config,
+        supervisord: args.supervisord.unwrap_or_else(|| args.venv.join("bin/supervisord")),
+        binaries,
+        state_dir: args.state_dir,
+    };
+    match service::start(&options) {
+        Ok(never) => match never {},
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

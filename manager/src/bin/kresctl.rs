@@ -1,6 +1,5 @@
 //! kresctl: the command-line client of kres-manager.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -8,7 +7,7 @@ use clap::{Parser, Subcommand};
 use kres_manager::config;
 use kres_manager::kresd;
 use kres_manager::render;
-use schema_core::{RealSystem, Report, ResolveOptions, Value};
+use schema_core::ResolveOptions;
 
 /// Command-line client for kres-manager: validate configs and generate their JSON Schema and
 /// reference docs offline (the commands that drive a running manager arrive with the API).
@@ -109,56 +108,22 @@ fn write_output(path: Option<&Path>, text: &str) -> ExitCode {
 
 /// Reads, merges and validates config files, printing every problem and note to standard error.
 fn load(files: &[PathBuf], strict: bool, kresd_path: Option<PathBuf>) -> Option<config::Validated> {
-    let mut sources = BTreeMap::new();
-    let mut documents = Vec::new();
-    let mut report = Report::new();
-    for file in files {
-        let name = file.display().to_string();
-        let text = match std::fs::read_to_string(file) {
-            Ok(text) => text,
-            Err(error) => {
-                eprintln!("error: cannot read {name}: {error}");
-                return None;
-            }
-        };
-        match schema_core::parse(&text, Some(&name), schema_core::Format::from_path(&name)) {
-            Ok(document) => documents.push(document),
-            Err(problems) => report.extend(problems),
+    let system = config::load::system(&kresd_path.unwrap_or_else(kresd::kresd_path));
+    match config::load::load_files(files, &system, ResolveOptions { check_paths: strict }) {
+        Ok(loaded) => {
+            eprint!("{}", loaded.notes());
+            let names: Vec<&str> = loaded.sources.keys().map(String::as_str).collect();
+            eprintln!("{}: valid", names.join(", "));
+            Some(loaded.validated)
         }
-        sources.insert(name, text);
-    }
-    let show = |report: &Report| eprint!("{}", report.render(&|name| sources.get(name).cloned()));
-    if report.has_errors() {
-        show(&report);
-        return None;
-    }
-    let document: Value = match schema_core::value::merge(documents) {
-        Ok(document) => document,
-        Err(conflicts) => {
-            show(&conflicts);
-            return None;
-        }
-    };
-    let kresd_path = kresd_path.unwrap_or_else(kresd::kresd_path);
-    let target_version = match kresd::installed_version_cached(&kresd_path) {
-        Ok(version) => Some(version),
-        Err(error) => {
-            eprintln!("note: {error}; features are checked as for kresd 5.6");
+        Err(config::load::LoadError::Invalid { report, rendered }) => {
+            eprint!("{rendered}");
+            let errors = report.errors().count();
+            eprintln!("{errors} problem{} found", if errors == 1 { "" } else { "s" });
             None
         }
-    };
-    let system = RealSystem { target_version };
-    match config::validate(&document, &system, ResolveOptions { check_paths: strict }) {
-        Ok(validated) => {
-            show(&validated.notes);
-            let names: Vec<&str> = sources.keys().map(String::as_str).collect();
-            eprintln!("{}: valid", names.join(", "));
-            Some(validated)
-        }
-        Err(problems) => {
-            show(&problems);
-            let errors = problems.errors().count();
-            eprintln!("{errors} problem{} found", if errors == 1 { "" } else { "s" });
+        Err(error) => {
+            eprintln!("error: {error}");
             None
         }
     }

@@ -12,6 +12,7 @@ pub mod dns64;
 pub mod dnssec;
 pub mod fallback;
 pub mod forward;
+pub mod load;
 pub mod local_data;
 pub mod logging;
 pub mod lua;

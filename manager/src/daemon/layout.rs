@@ -1,0 +1,203 @@
+//! Where the service keeps its files, and the supervisor [`Setup`] derived from a config.
+//!
+//! ```text
+//! <rundir>/kres-manager.lock      held by supervisord for the service's lifetime (one service per rundir)
+//! <rundir>/supervisord.conf       rendered from templates/supervisord.conf.j2 (+ .sock, .pid, kres-notify.sock)
+//! <rundir>/lua/<program>.lua      each kresd's Lua (kresd0.lua, ..., canary.lua), rendered from the config
+//! <rundir>/control/<program>      each kresd's control socket
+//! <state-dir>/config.json         the last accepted config (generation, ETag, document); default <rundir>/state
+//! ```
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::backend::{CacheGc, ManagerProgram, Output, Program, Setup};
+use crate::config::Config;
+
+/// The executables the service runs.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    pub kresd: PathBuf,
+    pub cache_gc: PathBuf,
+}
+
+/// Time limits of the process tree.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// From a kresd's spawn to its `READY=1`.
+    pub ready: Duration,
+    /// From SIGTERM to SIGKILL.
+    pub stop: Duration,
+    /// How long a worker whose listeners were closed may finish the queries it has.
+    pub drain: Duration,
+    /// One control-socket command.
+    pub control: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            ready: Duration::from_secs(10),
+            stop: Duration::from_secs(5),
+            drain: Duration::from_secs(2),
+            control: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The service's directories.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub rundir: PathBuf,
+    pub state_dir: PathBuf,
+}
+
+impl Layout {
+    /// `state_dir` defaults to `<rundir>/state`.
+    pub fn new(rundir: &Path, state_dir: Option<&Path>) -> Layout {
+        let state_dir = state_dir.map_or_else(|| rundir.join("state"), Path::to_owned);
+        Layout { rundir: rundir.to_owned(), state_dir }
+    }
+
+    pub fn lock_file(&self) -> PathBuf {
+        self.rundir.join("kres-manager.lock")
+    }
+
+    pub fn lua_dir(&self) -> PathBuf {
+        self.rundir.join("lua")
+    }
+
+    /// The Lua config of `program` (a kresd: a worker or the canary).
+    pub fn lua(&self, program: Program) -> PathBuf {
+        self.lua_dir().join(format!("{program}.lua"))
+    }
+
+    pub fn control_dir(&self) -> PathBuf {
+        self.rundir.join("control")
+    }
+
+    /// The control socket of `program` (a kresd).
+    pub fn control(&self, program: Program) -> PathBuf {
+        self.control_dir().join(program.name())
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        self.state_dir.join("config.json")
+    }
+
+    /// Creates the directories (rundir and state not readable by others: the state holds the
+    /// config, which may hold secrets).
+    pub fn create(&self) -> std::io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        for (dir, mode) in
+            [(&self.rundir, 0o755), (&self.lua_dir(), 0o750), (&self.control_dir(), 0o750), (&self.state_dir, 0o700)]
+        {
+            std::fs::DirBuilder::new().recursive(true).mode(mode).create(dir)?;
+        }
+        Ok(())
+    }
+
+    /// The supervisor's setup for `config`: one program per worker, the canary, the cache GC
+    /// when enabled, and the manager itself when given.
+    pub fn setup(
+        &self,
+        config: &Config,
+        binaries: &Binaries,
+        timeouts: &Timeouts,
+        manager: Option<ManagerProgram>,
+    ) -> Setup {
+        let gc = &config.cache.garbage_collector;
+        let cache_gc = gc.enable.then(|| CacheGc {
+            cache_dir: config.cache.storage.as_path().to_owned(),
+            interval: gc.interval.to_std(),
+            args: cache_gc_args(config),
+        });
+        Setup {
+            rundir: self.rundir.clone(),
+            kresd: binaries.kresd.clone(),
+            worker_configs: (0..u32::from(config.workers)).map(|n| self.lua(Program::Worker(n))).collect(),
+            canary_config: Some(self.lua(Program::Canary)),
+            cache_gc_binary: binaries.cache_gc.clone(),
+            cache_gc,
+            ready_timeout: timeouts.ready,
+            stop_timeout: timeouts.stop,
+            output: Output::Inherit,
+            manager,
+        }
+    }
+}
+
+/// kres-cache-gc's options for the configured garbage collector (besides `-c` and `-d`).
+fn cache_gc_args(config: &Config) -> Vec<String> {
+    let gc = &config.cache.garbage_collector;
+    let mut args = vec![
+        "-u".to_owned(),
+        gc.threshold.to_string(),
+        "-f".to_owned(),
+        gc.release.to_string(),
+        "-l".to_owned(),
+        gc.rw_deletes.to_string(),
+        "-L".to_owned(),
+        gc.rw_reads.to_string(),
+        "-t".to_owned(),
+        (gc.temp_keys_space.bytes() / (1 << 20)).to_string(),
+        "-m".to_owned(),
+        gc.rw_duration.micros().to_string(),
+        "-w".to_owned(),
+        gc.rw_delay.micros().to_string(),
+    ];
+    if gc.dry_run {
+        args.push("-n".to_owned());
+    }
+    args
+}
+
+/// The supervised manager's command line, as the service start passes it on.
+pub fn manager_command(exe: &Path, files: &[PathBuf], layout: &Layout) -> Vec<OsString> {
+    let mut command: Vec<OsString> = vec![exe.into(), "--supervised".into(), "--rundir".into(), (&layout.rundir).into()];
+    command.extend(["--state-dir".into(), (&layout.state_dir).into()]);
+    for file in files {
+        command.push("-c".into());
+        command.push(file.into());
+    }
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use schema_core::{FakeSystem, ResolveOptions};
+
+    use super::*;
+
+    fn config(yaml: &str) -> Config {
+        let document = schema_core::yaml::parse(yaml, Some("t.yaml")).expect("parses");
+        crate::config::validate(&document, &FakeSystem::default(), ResolveOptions::default()).expect("valid").config
+    }
+
+    #[test]
+    fn the_setup_follows_the_config() {
+        let layout = Layout::new(Path::new("/run/kr"), None);
+        let binaries = Binaries { kresd: "/usr/sbin/kresd".into(), cache_gc: "/usr/sbin/kres-cache-gc".into() };
+        let setup = layout.setup(
+            &config("workers: 3\ncache:\n  storage: /var/cache/kr\n  garbage-collector:\n    interval: 2s\n"),
+            &binaries,
+            &Timeouts::default(),
+            None,
+        );
+        assert_eq!(setup.worker_configs.len(), 3);
+        assert_eq!(setup.worker_configs[2], Path::new("/run/kr/lua/kresd2.lua"));
+        assert_eq!(setup.canary_config.as_deref(), Some(Path::new("/run/kr/lua/canary.lua")));
+        let gc = setup.cache_gc.expect("gc enabled by default");
+        assert_eq!(gc.cache_dir, Path::new("/var/cache/kr"));
+        assert_eq!(gc.interval, Duration::from_secs(2));
+        assert_eq!(layout.state_file(), Path::new("/run/kr/state/config.json"));
+        let off = layout.setup(
+            &config("cache:\n  garbage-collector:\n    enable: false\n"),
+            &binaries,
+            &Timeouts::default(),
+            None,
+        );
+        assert!(off.cache_gc.is_none());
+    }
+}

@@ -1,0 +1,170 @@
+//! Starting the service (`kres-manager -c FILE`): validate, lock the rundir, clear what an
+//! earlier run left, write supervisord.conf and become supervisord (exec), which then runs the
+//! manager as its first program and the workers under it.
+//!
+//! Why exec: supervisord must be the root of the process tree so that a crashed manager is
+//! restarted while the workers keep serving, and it keeps our pid so systemd (`Type=notify`) and
+//! whoever started us see one main process. The rundir lock's file descriptor survives the exec:
+//! supervisord holds the lock for the service's lifetime, and the kernel drops it when
+//! supervisord dies however it dies, so a stale lock never blocks the next start.
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use schema_core::ResolveOptions;
+
+use super::layout::{self, Binaries, Layout, Timeouts};
+use crate::backend::ManagerProgram;
+use crate::backend::supervisord::{Paths, render_config};
+use crate::config::load::{self, LoadError};
+
+/// How long the supervised manager may take from its spawn to `READY=1` (every worker started
+/// and answering) before supervisord gives up on it.
+pub const MANAGER_READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything the service start needs.
+#[derive(Clone, Debug)]
+pub struct ServiceOptions {
+    pub files: Vec<PathBuf>,
+    pub supervisord: PathBuf,
+    pub binaries: Binaries,
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "another kres-manager service runs with the rundir {rundir} (supervisord pid {pid}); stop it first, or give this one another rundir"
+    )]
+    Locked { rundir: PathBuf, pid: String },
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write supervisord.conf: {0}")]
+    Render(#[from] minijinja::Error),
+    #[error("cannot run {path}: {source}")]
+    Exec {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> StartError + 'p {
+    move |source| StartError::Io { what, path: path.to_owned(), source }
+}
+
+/// Starts the service; on success this process has become supervisord and never returns.
+pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
+    let files: Vec<PathBuf> = options
+        .files
+        .iter()
+        .map(|file| std::path::absolute(file).map_err(io("cannot resolve", file)))
+        .collect::<Result<_, _>>()?;
+    let system = load::system(&options.binaries.kresd);
+    let loaded = match load::load_files(&files, &system, ResolveOptions::default()) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Invalid { report, rendered }) => {
+            let errors = report.errors().count();
+            return Err(StartError::Invalid(format!(
+                "{rendered}{errors} problem{} found; nothing was started",
+                if errors == 1 { "" } else { "s" }
+            )));
+        }
+        Err(other) => return Err(StartError::Invalid(other.to_string())),
+    };
+    eprint!("{}", loaded.notes());
+    let config = &loaded.validated.config;
+    let layout = Layout::new(config.rundir.as_path(), options.state_dir.as_deref());
+    layout.create().map_err(io("cannot create", &layout.rundir))?;
+    let lock = lock(&layout)?;
+    sweep(&layout);
+    clear_stale_sockets(&layout);
+    let exe = std::env::current_exe().map_err(io("cannot find", Path::new("the kres-manager executable")))?;
+    let manager = ManagerProgram {
+        command: layout::manager_command(&exe, &files, &layout),
+        ready_timeout: MANAGER_READY_TIMEOUT,
+    };
+    let setup = layout.setup(config, &options.binaries, &Timeouts::default(), Some(manager));
+    let paths = Paths::new(&layout.rundir);
+    std::fs::write(&paths.config, render_config(&setup, &paths)?).map_err(io("cannot write", &paths.config))?;
+    eprintln!(
+        "kres-manager {}: starting supervisord ({}) for {} worker(s) in {}",
+        crate::VERSION,
+        options.supervisord.display(),
+        config.workers,
+        layout.rundir.display()
+    );
+    // The lock's descriptor must survive exec (std opens files close-on-exec).
+    nix::fcntl::fcntl(lock.as_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
+        .map_err(|errno| StartError::Io { what: "cannot keep the lock on", path: layout.lock_file(), source: errno.into() })?;
+    let source = std::process::Command::new(&options.supervisord).arg("-c").arg(&paths.config).current_dir(&layout.rundir).exec();
+    Err(StartError::Exec { path: options.supervisord.clone(), source })
+}
+
+/// Takes the rundir's lock (one service per rundir) and records our pid in it.
+fn lock(layout: &Layout) -> Result<std::fs::File, StartError> {
+    let path = layout.lock_file();
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io("cannot open", &path))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default().trim().to_owned();
+            return Err(StartError::Locked { rundir: layout.rundir.clone(), pid });
+        }
+        Err(std::fs::TryLockError::Error(source)) => return Err(StartError::Io { what: "cannot lock", path, source }),
+    }
+    file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id())).map_err(io("cannot write", &path))?;
+    Ok(file)
+}
+
+/// Kills processes an earlier run of this service left behind (kresd started from this rundir's
+/// Lua files). supervisord's children die with it (parent-death signal), so normally there are
+/// none; this covers processes started by something else from our files, and older versions.
+fn sweep(layout: &Layout) {
+    for (pid, cmdline) in processes_mentioning(&layout.lua_dir()) {
+        eprintln!("kres-manager: killing pid {pid} left over from an earlier run: {cmdline}");
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Processes (other than us) whose command line mentions `dir`.
+pub fn processes_mentioning(dir: &Path) -> Vec<(u32, String)> {
+    let needle = format!("{}/", dir.display());
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (pid != me && cmdline.contains(&needle)).then_some((pid, cmdline.trim_end().to_owned()))
+        })
+        .collect()
+}
+
+/// Control sockets of dead workers would be mistaken for live ones.
+fn clear_stale_sockets(layout: &Layout) {
+    if let Ok(entries) = std::fs::read_dir(layout.control_dir()) {
+        for entry in entries.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}

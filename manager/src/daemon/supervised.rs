@@ -1,0 +1,160 @@
+//! The manager as supervisord's program (`kres-manager --supervised`): attach to supervisord,
+//! start the workers (or adopt the running ones after a restart of ours), tell supervisord (and
+//! through it systemd) `READY=1` once every worker answers, then serve: reloads on SIGHUP, crash
+//! repair, the API.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use schema_core::ResolveOptions;
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::layout::{Binaries, Layout, Timeouts};
+use super::notify::{probe, probe_address, sd_notify};
+use super::service::MANAGER_READY_TIMEOUT;
+use super::store::{self, Revision};
+use super::{Daemon, ReloadError};
+use crate::backend::supervisord::Supervisord;
+use crate::backend::{Backend, ManagerProgram, Program};
+use crate::config::load::{self, LoadError};
+use crate::reconcile::apply::Reconciler;
+use crate::reconcile::task;
+
+/// What the supervised manager is given on its command line.
+#[derive(Clone, Debug)]
+pub struct SupervisedOptions {
+    pub files: Vec<PathBuf>,
+    pub rundir: PathBuf,
+    pub state_dir: Option<PathBuf>,
+    pub binaries: Binaries,
+}
+
+/// Runs until SIGTERM/SIGINT (supervisord stopping the service) or a fatal error.
+pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
+    let layout = Layout::new(&options.rundir, options.state_dir.as_deref());
+    let system = load::system(&options.binaries.kresd);
+    let timeouts = Timeouts::default();
+    let exe = std::env::current_exe()?;
+    let manager = ManagerProgram {
+        command: super::layout::manager_command(&exe, &options.files, &layout),
+        ready_timeout: MANAGER_READY_TIMEOUT,
+    };
+
+    let files = load::load_files(&options.files, &system, ResolveOptions::default());
+    let stored = match store::load(&layout.state_file()) {
+        Ok(stored) => stored,
+        Err(error) => {
+            tracing::warn!("{error}; starting from the config files");
+            None
+        }
+    };
+    let stored = stored.and_then(|(generation, document)| {
+        let value = schema_core::Value::from_json(&document);
+        match crate::config::validate(&value, &system, ResolveOptions::default()) {
+            Ok(validated) => Some(Revision::new(generation, document, Arc::new(validated.config))),
+            Err(report) => {
+                tracing::warn!("the saved configuration is no longer valid, ignoring it:\n{report}");
+                None
+            }
+        }
+    });
+
+    // Attach with whatever config describes the processes best; reconfigure fixes the set.
+    let from_files = match files {
+        Ok(loaded) => {
+            let notes = loaded.notes();
+            if !notes.is_empty() {
+                tracing::info!("{}", notes.trim_end());
+            }
+            Some(Revision::new(1, loaded.document.to_json(), Arc::new(loaded.validated.config)))
+        }
+        Err(LoadError::Invalid { rendered, .. }) => {
+            tracing::error!("the config files are invalid:\n{rendered}");
+            None
+        }
+        Err(error) => {
+            tracing::error!("{error}");
+            None
+        }
+    };
+    let any = stored.as_ref().or(from_files.as_ref()).ok_or_else(|| anyhow::anyhow!("no valid configuration to run"))?;
+    let setup = layout.setup(&any.config, &options.binaries, &timeouts, Some(manager.clone()));
+    let mut backend = Supervisord::attach(&setup).await?;
+    let processes = backend.processes().await?;
+    let workers_running = processes.iter().any(|p| matches!(p.program, Program::Worker(_)) && p.state.is_active());
+
+    let adopting = workers_running && stored.is_some();
+    let revision = if adopting { stored } else { from_files.map(|r| Revision { generation: stored.map_or(1, |s| s.generation + 1), ..r }) };
+    let revision = revision.ok_or_else(|| anyhow::anyhow!("the config files are invalid and there is no saved configuration"))?;
+    let setup = layout.setup(&revision.config, &options.binaries, &timeouts, Some(manager.clone()));
+    backend.reconfigure(&setup).await?;
+
+    let mut reconciler = Reconciler::new(backend, layout.clone(), options.binaries.clone(), timeouts, Some(manager));
+    let began = Instant::now();
+    let applied = if adopting {
+        tracing::info!("re-adopting the running workers (configuration generation {})", revision.generation);
+        reconciler.adopt(revision.config.clone()).await?
+    } else {
+        tracing::info!("starting {} worker(s) (configuration generation {})", revision.config.workers, revision.generation);
+        reconciler.start(revision.config.clone()).await?
+    };
+    for step in &applied.steps {
+        tracing::info!("{step}");
+    }
+    store::save(&layout.state_file(), &revision)?;
+
+    let address = probe_address(&revision.config);
+    let generation = revision.generation;
+    let workers = revision.config.workers;
+    let (handle, task) = task::spawn(reconciler, revision, layout.state_file()).await;
+    if let Some(address) = address {
+        wait_for_answers(address, timeouts.ready).await;
+    }
+    tracing::info!("ready: {workers} worker(s) serving, generation {generation}, after {:?}", began.elapsed());
+    sd_notify(&format!("READY=1\nSTATUS=generation {generation}, {workers} worker(s) ready"));
+
+    let daemon = Daemon { handle: handle.clone(), files: options.files.clone(), kresd: options.binaries.kresd.clone() };
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                match daemon.reload(false, "SIGHUP").await {
+                    Ok(outcome) if outcome.unchanged => tracing::info!("reload: the config files are unchanged"),
+                    Ok(outcome) => tracing::info!("reload: generation {} applied", outcome.generation),
+                    Err(ReloadError::Invalid(text)) => tracing::error!("reload refused, the running configuration stays:\n{text}"),
+                    Err(error) => tracing::error!("reload failed, the running configuration stays: {error}"),
+                }
+                let status = handle.status();
+                sd_notify(&format!("READY=1\nSTATUS=generation {}", status.revision.generation));
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    // supervisord stops the workers before us (priority order); nothing left to do but go.
+    tracing::info!("stopping");
+    sd_notify("STOPPING=1");
+    drop(handle);
+    task.abort();
+    Ok(())
+}
+
+/// Waits until `address` answers DNS (each worker already sent READY=1; this checks the path a
+/// client takes), at most `limit`.
+async fn wait_for_answers(address: std::net::SocketAddr, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let answered = tokio::task::spawn_blocking(move || probe(address, Duration::from_millis(200))).await;
+        if matches!(answered, Ok(true)) {
+            return;
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!("{address} does not answer DNS after {limit:?}; reporting ready anyway (the workers are)");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

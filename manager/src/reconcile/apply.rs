@@ -1,0 +1,641 @@
+//! Executing plans: the [`Reconciler`] owns the backend and the workers' Lua files, and brings
+//! the processes from the running config to a new one.
+//!
+//! - **Hot** plans: the new Lua is written first (a worker restarted meanwhile gets it), then the
+//!   plan's chunks run on every worker over its control socket; a failure runs the reverse plan on
+//!   the workers already changed and restores the old files.
+//! - **Rolling** plans: the canary (one extra kresd with the new config) must become READY, or the
+//!   change is rejected with kresd's own output and nothing else was touched. The canary then
+//!   serves beside the workers while each worker in turn closes its listeners (no new queries
+//!   reach it; SO_REUSEPORT spreads them over the others), finishes its queries, exits and is
+//!   started again with the new config; only when it is READY does the next one close. Last, the
+//!   canary closes, drains and exits. A failure rolls the changed workers back the same way.
+//! - Worker-count changes start or stop only the difference; cache-GC changes restart the GC.
+//!
+//! Cancellation: every method runs to completion in the reconcile task ([`super::task`]); callers
+//! wait for a reply and may go away without aborting an apply half-way.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::backend::{Backend, BackendError, ManagerProgram, ProcessState, Program};
+use crate::config::Config;
+use crate::daemon::layout::{Binaries, Layout, Timeouts};
+use crate::kresd::control;
+use crate::reconcile::plan::{Change, Plan, plan};
+use crate::render::{self, RenderError, WorkerContext};
+
+/// A crash loop: this many restarts of one process within [`CRASH_WINDOW`] and it is given up.
+pub const CRASH_LIMIT: usize = 5;
+pub const CRASH_WINDOW: Duration = Duration::from_secs(60);
+
+/// Closes every listener of a kresd except its control socket: new queries go to the others.
+const CLOSE_LISTENERS: &str = "for _, l in ipairs(net.list()) do \
+     if l.kind ~= 'control' and l.transport.ip then net.close(l.transport.ip, l.transport.port) end end";
+
+/// Why a change was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{} needs a service restart: {}", pointers(.changes), actions(.changes))]
+    RestartRequired { changes: Vec<Change> },
+    /// kresd refused the new config: the canary did not become READY.
+    #[error("kresd refused the new configuration ({reason}){}", output_text(.output))]
+    Rejected { reason: String, output: Vec<String> },
+    /// Something failed half-way; what was changed has been rolled back.
+    #[error("{step} failed: {message}; {}", if *.rolled_back { "every worker runs the previous configuration again" } else { "rolling back failed too, see the log" })]
+    Failed { step: String, message: String, rolled_back: bool },
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the process supervisor failed: {0}")]
+    Backend(#[from] BackendError),
+}
+
+fn pointers(changes: &[Change]) -> String {
+    changes.iter().map(|c| c.pointer.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn actions(changes: &[Change]) -> String {
+    changes.iter().map(|c| c.action.as_str()).collect::<Vec<_>>().join("; ")
+}
+
+fn output_text(output: &[String]) -> String {
+    if output.is_empty() { String::new() } else { format!(":\n{}", output.join("\n")) }
+}
+
+/// What an apply did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Applied {
+    pub plan: Plan,
+    /// Each step, in order, for the caller and the log.
+    pub steps: Vec<String>,
+    /// Time per phase (`canary`, `hot`, `rolling`, `scale`, `cache-gc`, `retire-canary`).
+    pub phases: Vec<(String, Duration)>,
+}
+
+/// The manager's view of one process.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProcessStatus {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub pid: Option<u32>,
+    pub state: String,
+    /// Restarts the manager saw (crashes repaired by the supervisor or by us).
+    pub restarts: u64,
+    /// Given up after a crash loop.
+    pub failed: bool,
+    /// Unix time of the current process's start, when known to this manager.
+    pub started: Option<u64>,
+}
+
+/// Owner of the backend and of the workers' files.
+#[derive(Debug)]
+pub struct Reconciler<B> {
+    backend: B,
+    layout: Layout,
+    binaries: Binaries,
+    timeouts: Timeouts,
+    manager: Option<ManagerProgram>,
+    /// The config the workers run; `None` before the first start.
+    running: Option<Arc<Config>>,
+    /// Pids seen last, to notice restarts.
+    pids: BTreeMap<Program, u32>,
+    started: BTreeMap<Program, u64>,
+    restarts: BTreeMap<Program, (u64, VecDeque<Instant>)>,
+    failed: BTreeMap<Program, String>,
+}
+
+impl<B: Backend> Reconciler<B> {
+    pub fn new(
+        backend: B,
+        layout: Layout,
+        binaries: Binaries,
+        timeouts: Timeouts,
+        manager: Option<ManagerProgram>,
+    ) -> Reconciler<B> {
+        Reconciler {
+            backend,
+            layout,
+            binaries,
+            timeouts,
+            manager,
+            running: None,
+            pids: BTreeMap::new(),
+            started: BTreeMap::new(),
+            restarts: BTreeMap::new(),
+            failed: BTreeMap::new(),
+        }
+    }
+
+    /// The config the workers run.
+    pub fn running(&self) -> Option<&Arc<Config>> {
+        self.running.as_ref()
+    }
+
+    pub fn backend(&mut self) -> &mut B {
+        &mut self.backend
+    }
+
+    fn workers(config: &Config) -> impl Iterator<Item = Program> + use<B> {
+        (0..u32::from(config.workers)).map(Program::Worker)
+    }
+
+    fn setup(&self, config: &Config) -> crate::backend::Setup {
+        self.layout.setup(config, &self.binaries, &self.timeouts, self.manager.clone())
+    }
+
+    /// Renders `program`'s Lua for `config`.
+    fn lua(&self, program: Program, config: &Config) -> Result<String, RenderError> {
+        let id = match program {
+            Program::Worker(n) => n,
+            _ => u32::from(config.workers),
+        };
+        render::render_worker(config, &WorkerContext { id, control_socket: self.layout.control(program) })
+    }
+
+    /// Writes `program`'s Lua for `config` (atomically: a starting kresd never reads half a file).
+    fn write_lua(&self, program: Program, config: &Config) -> Result<(), ApplyError> {
+        let path = self.layout.lua(program);
+        let lua = self.lua(program, config)?;
+        let temporary = path.with_extension("lua.new");
+        let write = |source| ApplyError::Write { path: path.clone(), source };
+        std::fs::write(&temporary, lua).map_err(write)?;
+        std::fs::rename(&temporary, &path).map_err(write)
+    }
+
+    fn note_start(&mut self, program: Program, pid: u32) {
+        self.pids.insert(program, pid);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        self.started.insert(program, now);
+    }
+
+    /// First start of the service: every worker (at once), then the cache GC (the workers
+    /// create the cache it collects).
+    pub async fn start(&mut self, config: Arc<Config>) -> Result<Applied, ApplyError> {
+        let began = Instant::now();
+        let workers: Vec<Program> = Self::workers(&config).collect();
+        for program in &workers {
+            self.write_lua(*program, &config)?;
+        }
+        self.write_lua(Program::Canary, &config)?;
+        let pids = self.backend.start_all(&workers).await.map_err(|error| match error {
+            BackendError::StartFailed { reason, output, .. } => ApplyError::Rejected { reason, output },
+            other => ApplyError::Backend(other),
+        })?;
+        let mut steps = Vec::new();
+        for (program, pid) in workers.iter().zip(pids) {
+            self.note_start(*program, pid);
+            steps.push(format!("started {program} (pid {pid})"));
+        }
+        let workers_done = began.elapsed();
+        if config.cache.garbage_collector.enable {
+            let pid = self.backend.start(Program::CacheGc).await?;
+            self.note_start(Program::CacheGc, pid);
+            steps.push(format!("started cache-gc (pid {pid})"));
+        }
+        self.running = Some(config);
+        let phases = vec![("workers".to_owned(), workers_done), ("cache-gc".to_owned(), began.elapsed() - workers_done)];
+        Ok(Applied { plan: no_plan(self.running.as_deref()), steps, phases })
+    }
+
+    /// After a manager restart: keeps every worker that runs `config` (its Lua file is what
+    /// `config` renders to) without touching it, restarts the others, starts missing ones and
+    /// stops leftovers (extra workers, a canary of an interrupted apply).
+    pub async fn adopt(&mut self, config: Arc<Config>) -> Result<Applied, ApplyError> {
+        let began = Instant::now();
+        let mut steps = Vec::new();
+        let processes = self.backend.processes().await?;
+        let state = |program: Program| processes.iter().find(|p| p.program == program).map(|p| p.state.clone());
+        for program in Self::workers(&config) {
+            let current = std::fs::read_to_string(self.layout.lua(program)).ok();
+            let same = current.as_deref() == Some(self.lua(program, &config)?.as_str());
+            match state(program) {
+                Some(ProcessState::Running { pid }) if same => {
+                    self.note_start(program, pid);
+                    steps.push(format!("adopted {program} (pid {pid})"));
+                }
+                Some(ProcessState::Running { .. }) => {
+                    let pid = self.replace(program, &config).await?;
+                    steps.push(format!("restarted {program} (pid {pid}): it ran another configuration"));
+                }
+                _ => {
+                    self.write_lua(program, &config)?;
+                    self.stop_quietly(program).await?;
+                    let pid = self.backend.start(program).await?;
+                    self.note_start(program, pid);
+                    steps.push(format!("started {program} (pid {pid})"));
+                }
+            }
+        }
+        for info in &processes {
+            let leftover = match info.program {
+                Program::Worker(n) => n >= u32::from(config.workers),
+                Program::Canary => true,
+                Program::CacheGc => !config.cache.garbage_collector.enable,
+            };
+            if leftover && info.state.is_active() {
+                self.retire(info.program).await;
+                steps.push(format!("stopped {} (left over)", info.program));
+            }
+        }
+        if config.cache.garbage_collector.enable {
+            match state(Program::CacheGc) {
+                Some(ProcessState::Running { pid }) => {
+                    self.note_start(Program::CacheGc, pid);
+                    steps.push(format!("adopted cache-gc (pid {pid})"));
+                }
+                _ => {
+                    let pid = self.backend.start(Program::CacheGc).await?;
+                    self.note_start(Program::CacheGc, pid);
+                    steps.push(format!("started cache-gc (pid {pid})"));
+                }
+            }
+        }
+        self.running = Some(config);
+        Ok(Applied { plan: no_plan(self.running.as_deref()), steps, phases: vec![("adopt".to_owned(), began.elapsed())] })
+    }
+
+    /// Brings the workers from the running config to `new`.
+    pub async fn apply(&mut self, new: Arc<Config>) -> Result<Applied, ApplyError> {
+        let old = self.running.clone().expect("apply after start");
+        let plan = plan(&old, &new);
+        let restart: Vec<Change> = plan.restart_required().into_iter().cloned().collect();
+        if !restart.is_empty() {
+            return Err(ApplyError::RestartRequired { changes: restart });
+        }
+        let mut run = Run { plan, steps: Vec::new(), phases: Vec::new(), clock: Instant::now() };
+        if run.plan.is_empty() {
+            return Ok(run.finish());
+        }
+        if run.plan.rolling() {
+            self.rolling(&old, &new, &mut run).await?;
+        } else {
+            self.hot(&old, &new, &mut run).await?;
+        }
+        if run.plan.cache_gc {
+            self.restart_cache_gc(&new, &mut run).await?;
+        }
+        self.running = Some(new);
+        Ok(run.finish())
+    }
+
+    async fn hot(&mut self, old: &Arc<Config>, new: &Arc<Config>, run: &mut Run) -> Result<(), ApplyError> {
+        let keep: Vec<Program> = Self::workers(old).filter(|p| new_has(new, *p)).collect();
+        for program in &keep {
+            self.write_lua(*program, new)?;
+        }
+        let mut done = Vec::new();
+        for program in &keep {
+            if let Err(message) = self.run_chunks(*program, &run.plan.hot_lua).await {
+                let reverse = plan(new, old).hot_lua;
+                let mut rolled_back = true;
+                for changed in &done {
+                    rolled_back &= self.run_chunks(*changed, &reverse).await.is_ok();
+                }
+                for program in &keep {
+                    rolled_back &= self.write_lua(*program, old).is_ok();
+                }
+                return Err(ApplyError::Failed { step: format!("hot change on {program}"), message, rolled_back });
+            }
+            done.push(*program);
+        }
+        if !run.plan.hot_lua.is_empty() {
+            run.step("hot", format!("ran {} change(s) on {} worker(s) over their control sockets", run.plan.hot_lua.len(), keep.len()));
+        }
+        self.scale(old, new, run).await
+    }
+
+    async fn run_chunks(&self, program: Program, chunks: &[String]) -> Result<(), String> {
+        run_chunks(self.layout.control(program), chunks.to_vec(), self.timeouts.control).await
+    }
+
+    async fn rolling(&mut self, old: &Arc<Config>, new: &Arc<Config>, run: &mut Run) -> Result<(), ApplyError> {
+        // The canary: kresd's verdict on the new config before any worker is touched.
+        self.write_lua(Program::Canary, new)?;
+        self.stop_quietly(Program::Canary).await?;
+        match self.backend.start(Program::Canary).await {
+            Ok(pid) => run.step("canary", format!("canary READY with the new configuration (pid {pid})")),
+            Err(BackendError::StartFailed { reason, output, .. }) => {
+                self.stop_quietly(Program::Canary).await?;
+                return Err(ApplyError::Rejected { reason, output });
+            }
+            Err(other) => {
+                self.stop_quietly(Program::Canary).await?;
+                return Err(other.into());
+            }
+        }
+        let keep: Vec<Program> = Self::workers(old).filter(|p| new_has(new, *p)).collect();
+        let mut changed = Vec::new();
+        for program in keep {
+            match self.replace(program, new).await {
+                Ok(pid) => {
+                    changed.push(program);
+                    run.step("rolling", format!("{program} restarted with the new configuration (pid {pid})"));
+                }
+                Err(error) => {
+                    let rolled_back = self.roll_back(&changed, old).await;
+                    self.retire(Program::Canary).await;
+                    return Err(ApplyError::Failed { step: format!("restart of {program}"), message: error.to_string(), rolled_back });
+                }
+            }
+        }
+        if let Err(error) = self.scale(old, new, run).await {
+            let rolled_back = self.roll_back(&changed, old).await;
+            self.retire(Program::Canary).await;
+            let message = error.to_string();
+            return Err(ApplyError::Failed { step: "changing the number of workers".into(), message, rolled_back });
+        }
+        self.retire(Program::Canary).await;
+        run.step("retire-canary", "canary drained and stopped".into());
+        Ok(())
+    }
+
+    /// Puts `changed` workers back on `old` (each replaced the same zero-loss way).
+    async fn roll_back(&mut self, changed: &[Program], old: &Arc<Config>) -> bool {
+        let mut ok = true;
+        for program in Self::workers(old) {
+            ok &= self.write_lua(program, old).is_ok();
+        }
+        for program in changed {
+            if let Err(error) = self.replace(*program, old).await {
+                tracing::error!("rolling {program} back failed: {error}");
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// Starts workers that `new` has and `old` lacks, stops the ones it no longer has.
+    async fn scale(&mut self, old: &Config, new: &Config, run: &mut Run) -> Result<(), ApplyError> {
+        if old.workers == new.workers {
+            return Ok(());
+        }
+        if new.workers > old.workers {
+            self.backend.reconfigure(&self.setup(new)).await?;
+            let added: Vec<Program> = (u32::from(old.workers)..u32::from(new.workers)).map(Program::Worker).collect();
+            for program in &added {
+                self.write_lua(*program, new)?;
+            }
+            let pids = self.backend.start_all(&added).await?;
+            for (program, pid) in added.iter().zip(pids) {
+                self.note_start(*program, pid);
+                run.step("scale", format!("started {program} (pid {pid})"));
+            }
+        } else {
+            for n in (u32::from(new.workers)..u32::from(old.workers)).rev() {
+                self.retire(Program::Worker(n)).await;
+                run.step("scale", format!("stopped kresd{n}"));
+            }
+            self.backend.reconfigure(&self.setup(new)).await?;
+        }
+        Ok(())
+    }
+
+    async fn restart_cache_gc(&mut self, new: &Config, run: &mut Run) -> Result<(), ApplyError> {
+        self.stop_quietly(Program::CacheGc).await?;
+        self.backend.reconfigure(&self.setup(new)).await?;
+        if new.cache.garbage_collector.enable {
+            let pid = self.backend.start(Program::CacheGc).await?;
+            self.note_start(Program::CacheGc, pid);
+            run.step("cache-gc", format!("cache-gc restarted with the new settings (pid {pid})"));
+        } else {
+            run.step("cache-gc", "cache-gc stopped".into());
+        }
+        Ok(())
+    }
+
+    /// Zero-loss replacement of one worker: it stops receiving queries, finishes the ones it has,
+    /// exits, and is started again with `config`; answers when the new process is READY.
+    async fn replace(&mut self, program: Program, config: &Config) -> Result<u32, ApplyError> {
+        self.drain(program).await;
+        self.stop_quietly(program).await?;
+        self.write_lua(program, config)?;
+        let pid = self.backend.start(program).await?;
+        self.note_start(program, pid);
+        Ok(pid)
+    }
+
+    /// Closes `program`'s listeners and waits (bounded) until it has no query in progress.
+    async fn drain(&self, program: Program) {
+        drain(program, self.layout.control(program), self.timeouts).await;
+    }
+
+    /// Drains and stops `program`, logging failures (used where the outcome does not change
+    /// what happens next).
+    async fn retire(&mut self, program: Program) {
+        if matches!(program, Program::Worker(_) | Program::Canary) {
+            self.drain(program).await;
+        }
+        if let Err(error) = self.stop_quietly(program).await {
+            tracing::warn!("cannot stop {program}: {error}");
+        }
+        self.pids.remove(&program);
+    }
+
+    /// Stops `program` when it is active.
+    async fn stop_quietly(&mut self, program: Program) -> Result<(), BackendError> {
+        match self.backend.stop(program).await {
+            Ok(()) | Err(BackendError::NotRunning { .. }) | Err(BackendError::UnknownProcess { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Crash repair, called periodically: notices processes the supervisor restarted, starts
+    /// desired ones that ended (FATAL, EXITED), and gives up on a process after
+    /// [`CRASH_LIMIT`] restarts within [`CRASH_WINDOW`] (the others keep serving).
+    pub async fn repair(&mut self) -> Result<Vec<String>, BackendError> {
+        let Some(config) = self.running.clone() else { return Ok(Vec::new()) };
+        let mut events = Vec::new();
+        let processes = self.backend.processes().await?;
+        let desired = |program: Program| match program {
+            Program::Worker(n) => n < u32::from(config.workers),
+            Program::Canary => false,
+            Program::CacheGc => config.cache.garbage_collector.enable,
+        };
+        for info in processes {
+            let program = info.program;
+            if !desired(program) || self.failed.contains_key(&program) {
+                continue;
+            }
+            match info.state {
+                ProcessState::Running { pid } if self.pids.get(&program) != Some(&pid) => {
+                    let old = self.pids.get(&program).copied();
+                    self.note_start(program, pid);
+                    events.push(format!("{program} was restarted by the supervisor (pid {} → {pid})", old.map_or("?".into(), |p| p.to_string())));
+                    self.count_restart(program, &mut events).await;
+                }
+                ProcessState::Fatal { .. } | ProcessState::Exited { .. } | ProcessState::Stopped => {
+                    let outcome = self.backend.start(program).await;
+                    match outcome {
+                        Ok(pid) => {
+                            self.note_start(program, pid);
+                            events.push(format!("{program} had ended ({:?}); started it again (pid {pid})", info.state));
+                        }
+                        Err(error) => events.push(format!("{program} had ended and could not be started again: {error}")),
+                    }
+                    self.count_restart(program, &mut events).await;
+                }
+                _ => {}
+            }
+        }
+        Ok(events)
+    }
+
+    async fn count_restart(&mut self, program: Program, events: &mut Vec<String>) {
+        let now = Instant::now();
+        let (total, recent) = self.restarts.entry(program).or_default();
+        *total += 1;
+        recent.push_back(now);
+        while recent.front().is_some_and(|t| now.duration_since(*t) > CRASH_WINDOW) {
+            recent.pop_front();
+        }
+        if recent.len() >= CRASH_LIMIT {
+            let reason = format!("{} restarts within {} s: given up (crash loop)", recent.len(), CRASH_WINDOW.as_secs());
+            events.push(format!("{program}: {reason}; the other workers keep serving; fix the cause and reload"));
+            self.failed.insert(program, reason);
+            let _ = self.stop_quietly(program).await;
+        }
+    }
+
+    /// Forgets crash-loop verdicts (a reload or a new config gives every process a new chance).
+    pub fn clear_failures(&mut self) {
+        self.failed.clear();
+        self.restarts.values_mut().for_each(|(_, recent)| recent.clear());
+    }
+
+    /// Every process with the manager's view of it.
+    pub async fn status(&mut self) -> Result<Vec<ProcessStatus>, BackendError> {
+        let processes = self.backend.processes().await?;
+        Ok(processes
+            .into_iter()
+            .map(|info| {
+                let program = info.program;
+                let kind = match program {
+                    Program::Worker(_) => "kresd",
+                    Program::Canary => "canary",
+                    Program::CacheGc => "gc",
+                };
+                let (state, failed) = match self.failed.get(&program) {
+                    Some(reason) => (format!("failed: {reason}"), true),
+                    None => (state_name(&info.state), false),
+                };
+                ProcessStatus {
+                    name: program.name(),
+                    kind,
+                    pid: info.state.pid(),
+                    state,
+                    restarts: self.restarts.get(&program).map_or(0, |(total, _)| *total),
+                    failed,
+                    started: info.state.pid().and_then(|_| self.started.get(&program).copied()),
+                }
+            })
+            .collect())
+    }
+
+    /// Whether every desired worker is running and ready (with the reason when not).
+    pub async fn ready(&mut self) -> Result<(), String> {
+        let Some(config) = self.running.clone() else { return Err("the workers have not been started yet".into()) };
+        let processes = self.backend.processes().await.map_err(|e| e.to_string())?;
+        let mut missing = Vec::new();
+        for program in Self::workers(&config) {
+            match processes.iter().find(|p| p.program == program).map(|p| &p.state) {
+                Some(ProcessState::Running { .. }) => {}
+                Some(state) => missing.push(format!("{program} is {}", state_name(state))),
+                None => missing.push(format!("{program} does not exist")),
+            }
+        }
+        if missing.is_empty() { Ok(()) } else { Err(missing.join(", ")) }
+    }
+
+    /// Stops every process and the supervisor.
+    pub async fn shutdown(&mut self) -> Result<(), BackendError> {
+        self.backend.shutdown().await
+    }
+}
+
+
+/// Runs `chunks` on the kresd behind `socket`, stopping at the first failure.
+async fn run_chunks(socket: PathBuf, chunks: Vec<String>, timeout: Duration) -> Result<(), String> {
+    for chunk in &chunks {
+        control::eval(&socket, chunk, timeout).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Closes the listeners of the kresd behind `socket` and waits (at most `timeouts.drain`) until
+/// it has no query in progress.
+async fn drain(program: Program, socket: PathBuf, timeouts: Timeouts) {
+    if let Err(error) = control::eval(&socket, CLOSE_LISTENERS, timeouts.control).await {
+            tracing::warn!("cannot close the listeners of {program} before stopping it: {error}");
+            return;
+        }
+        let deadline = Instant::now() + timeouts.drain;
+        loop {
+            let busy = control::json(&socket, "worker.stats().concurrent", timeouts.control).await;
+            match busy {
+                Ok(serde_json::Value::Number(n)) if n.as_u64() == Some(0) => return,
+                Ok(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(5)).await,
+                Ok(busy) => {
+                    tracing::info!("{program} still has {busy} queries in progress after {:?}; stopping it", timeouts.drain);
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+/// The plan of a start or an adoption: nothing changes in the config.
+fn no_plan(config: Option<&Config>) -> Plan {
+    let workers = config.map_or(0, |c| c.workers);
+    Plan { changes: Vec::new(), hot_lua: Vec::new(), workers: (workers, workers), cache_gc: false }
+}
+
+fn new_has(new: &Config, program: Program) -> bool {
+    matches!(program, Program::Worker(n) if n < u32::from(new.workers))
+}
+
+fn state_name(state: &ProcessState) -> String {
+    match state {
+        ProcessState::Stopped => "stopped".into(),
+        ProcessState::Starting => "starting".into(),
+        ProcessState::Running { .. } => "running".into(),
+        ProcessState::Backoff => "backoff".into(),
+        ProcessState::Stopping => "stopping".into(),
+        ProcessState::Exited { status } => format!("exited (status {status})"),
+        ProcessState::Fatal { reason } => format!("fatal ({reason})"),
+        ProcessState::Unknown => "unknown".into(),
+    }
+}
+
+/// Steps and phase timings of one apply.
+struct Run {
+    plan: Plan,
+    steps: Vec<String>,
+    phases: Vec<(String, Duration)>,
+    clock: Instant,
+}
+
+impl Run {
+    fn step(&mut self, phase: &str, text: String) {
+        tracing::info!("{text}");
+        self.steps.push(text);
+        let elapsed = self.clock.elapsed();
+        match self.phases.last_mut() {
+            Some((name, total)) if name == phase => *total += elapsed,
+            _ => self.phases.push((phase.to_owned(), elapsed)),
+        }
+        self.clock = Instant::now();
+    }
+
+    fn finish(self) -> Applied {
+        Applied { plan: self.plan, steps: self.steps, phases: self.phases }
+    }
+}
