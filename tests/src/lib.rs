@@ -5,6 +5,7 @@ pub mod agree;
 pub mod demo;
 pub mod knotd;
 pub mod kresd;
+pub mod service;
 
 #[doc = include_str!("../../docs/schema-dsl.md")]
 #[allow(rustdoc::broken_intra_doc_links)]

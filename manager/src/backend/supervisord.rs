@@ -120,6 +120,29 @@ impl Supervisord {
     }
 }
 
+/// Every process of the supervisord listening on `socket` (for observers such as tests; the
+/// manager itself goes through [`Backend::processes`]).
+pub async fn processes_at(socket: &Path) -> Result<Vec<ProcessInfo>, BackendError> {
+    list_processes(&Client::new(socket.to_owned())).await
+}
+
+async fn list_processes(client: &Client) -> Result<Vec<ProcessInfo>, BackendError> {
+    let method = "kres.getAllProcessInfo";
+    let all = client.call(method, vec![], CALL_TIMEOUT).await.map_err(|e| call_error(method, e))?;
+    let Value::Array(all) = all else {
+        return Err(BackendError::Protocol { method: method.into(), detail: format!("{all:?}") });
+    };
+    let mut list: Vec<ProcessInfo> = all
+        .iter()
+        .filter_map(|info| {
+            let program = Program::from_name(info.get("namespec").and_then(Value::as_str)?)?;
+            Some(ProcessInfo { program, state: state_of(info) })
+        })
+        .collect();
+    list.sort_by_key(|p| p.program);
+    Ok(list)
+}
+
 /// Renders supervisord.conf for `setup`.
 pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::Error> {
     let mut env = Environment::new();
@@ -451,19 +474,7 @@ impl Backend for Supervisord {
     }
 
     async fn processes(&mut self) -> Result<Vec<ProcessInfo>, BackendError> {
-        let all = self.call("kres.getAllProcessInfo", vec![], CALL_TIMEOUT).await?;
-        let Value::Array(all) = all else {
-            return Err(BackendError::Protocol { method: "kres.getAllProcessInfo".into(), detail: format!("{all:?}") });
-        };
-        let mut list: Vec<ProcessInfo> = all
-            .iter()
-            .filter_map(|info| {
-                let program = Program::from_name(info.get("namespec").and_then(Value::as_str)?)?;
-                Some(ProcessInfo { program, state: state_of(info) })
-            })
-            .collect();
-        list.sort_by_key(|p| p.program);
-        Ok(list)
+        list_processes(&self.running()?.client).await
     }
 
     async fn wait_ready(&mut self, program: Program, timeout: Duration) -> Result<u32, BackendError> {

@@ -48,7 +48,12 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let binaries = Binaries { kresd: args.kresd.clone(), cache_gc: args.cache_gc.clone() };
     if args.supervised {
-        tracing_subscriber::fmt().with_target(false).without_time().with_ansi(false).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_target(false)
+            .without_time()
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .init();
         let options = supervised::SupervisedOptions {
             files: args.config,
             rundir: args.rundir.expect("required by clap"),

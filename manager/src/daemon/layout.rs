@@ -155,7 +155,8 @@ fn cache_gc_args(config: &Config) -> Vec<String> {
 
 /// The supervised manager's command line, as the service start passes it on.
 pub fn manager_command(exe: &Path, files: &[PathBuf], layout: &Layout) -> Vec<OsString> {
-    let mut command: Vec<OsString> = vec![exe.into(), "--supervised".into(), "--rundir".into(), (&layout.rundir).into()];
+    let mut command: Vec<OsString> =
+        vec![exe.into(), "--supervised".into(), "--rundir".into(), (&layout.rundir).into()];
     command.extend(["--state-dir".into(), (&layout.state_dir).into()]);
     for file in files {
         command.push("-c".into());

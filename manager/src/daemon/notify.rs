@@ -26,7 +26,9 @@ pub fn probe_address(config: &Config) -> Option<SocketAddr> {
     config.network.listen.iter().filter(|listen| listen.kind == ListenKind::Dns).find_map(|listen| {
         let port = listen.port.map_or(53, |p| p.0);
         listen.interface.iter().flat_map(|i| i.as_slice()).find_map(|interface| match &interface.target {
-            schema_core::InterfaceTarget::Addr(addr) => Some(SocketAddr::new(*addr, interface.port.map_or(port, |p| p.0))),
+            schema_core::InterfaceTarget::Addr(addr) => {
+                Some(SocketAddr::new(*addr, interface.port.map_or(port, |p| p.0)))
+            }
             schema_core::InterfaceTarget::Interface(_) => None,
         })
     })

@@ -107,9 +107,14 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
         layout.rundir.display()
     );
     // The lock's descriptor must survive exec (std opens files close-on-exec).
-    nix::fcntl::fcntl(lock.as_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
-        .map_err(|errno| StartError::Io { what: "cannot keep the lock on", path: layout.lock_file(), source: errno.into() })?;
-    let source = std::process::Command::new(&options.supervisord).arg("-c").arg(&paths.config).current_dir(&layout.rundir).exec();
+    nix::fcntl::fcntl(lock.as_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())).map_err(|errno| {
+        StartError::Io { what: "cannot keep the lock on", path: layout.lock_file(), source: errno.into() }
+    })?;
+    let source = std::process::Command::new(&options.supervisord)
+        .arg("-c")
+        .arg(&paths.config)
+        .current_dir(&layout.rundir)
+        .exec();
     Err(StartError::Exec { path: options.supervisord.clone(), source })
 }
 

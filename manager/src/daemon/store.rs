@@ -113,8 +113,13 @@ pub fn save(path: &Path, revision: &Revision) -> Result<(), StoreError> {
     let stored = Stored { generation: revision.generation, document: revision.document.clone() };
     let text = serde_json::to_vec_pretty(&stored).map_err(|e| write(std::io::Error::other(e)))?;
     let temporary = path.with_extension("json.new");
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary).map_err(write)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)
+        .map_err(write)?;
     file.write_all(&text).and_then(|()| file.sync_all()).map_err(write)?;
     std::fs::rename(&temporary, path).map_err(write)
 }

@@ -78,15 +78,21 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
             None
         }
     };
-    let any = stored.as_ref().or(from_files.as_ref()).ok_or_else(|| anyhow::anyhow!("no valid configuration to run"))?;
+    let any =
+        stored.as_ref().or(from_files.as_ref()).ok_or_else(|| anyhow::anyhow!("no valid configuration to run"))?;
     let setup = layout.setup(&any.config, &options.binaries, &timeouts, Some(manager.clone()));
     let mut backend = Supervisord::attach(&setup).await?;
     let processes = backend.processes().await?;
     let workers_running = processes.iter().any(|p| matches!(p.program, Program::Worker(_)) && p.state.is_active());
 
     let adopting = workers_running && stored.is_some();
-    let revision = if adopting { stored } else { from_files.map(|r| Revision { generation: stored.map_or(1, |s| s.generation + 1), ..r }) };
-    let revision = revision.ok_or_else(|| anyhow::anyhow!("the config files are invalid and there is no saved configuration"))?;
+    let revision = if adopting {
+        stored
+    } else {
+        from_files.map(|r| Revision { generation: stored.map_or(1, |s| s.generation + 1), ..r })
+    };
+    let revision =
+        revision.ok_or_else(|| anyhow::anyhow!("the config files are invalid and there is no saved configuration"))?;
     let setup = layout.setup(&revision.config, &options.binaries, &timeouts, Some(manager.clone()));
     backend.reconfigure(&setup).await?;
 
@@ -96,7 +102,11 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
         tracing::info!("re-adopting the running workers (configuration generation {})", revision.generation);
         reconciler.adopt(revision.config.clone()).await?
     } else {
-        tracing::info!("starting {} worker(s) (configuration generation {})", revision.config.workers, revision.generation);
+        tracing::info!(
+            "starting {} worker(s) (configuration generation {})",
+            revision.config.workers,
+            revision.generation
+        );
         reconciler.start(revision.config.clone()).await?
     };
     for step in &applied.steps {

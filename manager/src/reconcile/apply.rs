@@ -31,6 +31,9 @@ use crate::render::{self, RenderError, WorkerContext};
 pub const CRASH_LIMIT: usize = 5;
 pub const CRASH_WINDOW: Duration = Duration::from_secs(60);
 
+/// Stops new UDP queries from reaching a kresd that keeps its sockets (see the file).
+const STEER_AWAY: &str = include_str!("steer_away.lua");
+
 /// Closes every listener of a kresd except its control socket: new queries go to the others.
 const CLOSE_LISTENERS: &str = "for _, l in ipairs(net.list()) do \
      if l.kind ~= 'control' and l.transport.ip then net.close(l.transport.ip, l.transport.port) end end";
@@ -202,7 +205,8 @@ impl<B: Backend> Reconciler<B> {
             steps.push(format!("started cache-gc (pid {pid})"));
         }
         self.running = Some(config);
-        let phases = vec![("workers".to_owned(), workers_done), ("cache-gc".to_owned(), began.elapsed() - workers_done)];
+        let phases =
+            vec![("workers".to_owned(), workers_done), ("cache-gc".to_owned(), began.elapsed() - workers_done)];
         Ok(Applied { plan: no_plan(self.running.as_deref()), steps, phases })
     }
 
@@ -260,7 +264,11 @@ impl<B: Backend> Reconciler<B> {
             }
         }
         self.running = Some(config);
-        Ok(Applied { plan: no_plan(self.running.as_deref()), steps, phases: vec![("adopt".to_owned(), began.elapsed())] })
+        Ok(Applied {
+            plan: no_plan(self.running.as_deref()),
+            steps,
+            phases: vec![("adopt".to_owned(), began.elapsed())],
+        })
     }
 
     /// Brings the workers from the running config to `new`.
@@ -308,7 +316,14 @@ impl<B: Backend> Reconciler<B> {
             done.push(*program);
         }
         if !run.plan.hot_lua.is_empty() {
-            run.step("hot", format!("ran {} change(s) on {} worker(s) over their control sockets", run.plan.hot_lua.len(), keep.len()));
+            run.step(
+                "hot",
+                format!(
+                    "ran {} change(s) on {} worker(s) over their control sockets",
+                    run.plan.hot_lua.len(),
+                    keep.len()
+                ),
+            );
         }
         self.scale(old, new, run).await
     }
@@ -343,7 +358,11 @@ impl<B: Backend> Reconciler<B> {
                 Err(error) => {
                     let rolled_back = self.roll_back(&changed, old).await;
                     self.retire(Program::Canary).await;
-                    return Err(ApplyError::Failed { step: format!("restart of {program}"), message: error.to_string(), rolled_back });
+                    return Err(ApplyError::Failed {
+                        step: format!("restart of {program}"),
+                        message: error.to_string(),
+                        rolled_back,
+                    });
                 }
             }
         }
@@ -469,7 +488,10 @@ impl<B: Backend> Reconciler<B> {
                 ProcessState::Running { pid } if self.pids.get(&program) != Some(&pid) => {
                     let old = self.pids.get(&program).copied();
                     self.note_start(program, pid);
-                    events.push(format!("{program} was restarted by the supervisor (pid {} → {pid})", old.map_or("?".into(), |p| p.to_string())));
+                    events.push(format!(
+                        "{program} was restarted by the supervisor (pid {} → {pid})",
+                        old.map_or("?".into(), |p| p.to_string())
+                    ));
                     self.count_restart(program, &mut events).await;
                 }
                 ProcessState::Fatal { .. } | ProcessState::Exited { .. } | ProcessState::Stopped => {
@@ -477,9 +499,12 @@ impl<B: Backend> Reconciler<B> {
                     match outcome {
                         Ok(pid) => {
                             self.note_start(program, pid);
-                            events.push(format!("{program} had ended ({:?}); started it again (pid {pid})", info.state));
+                            events
+                                .push(format!("{program} had ended ({:?}); started it again (pid {pid})", info.state));
                         }
-                        Err(error) => events.push(format!("{program} had ended and could not be started again: {error}")),
+                        Err(error) => {
+                            events.push(format!("{program} had ended and could not be started again: {error}"))
+                        }
                     }
                     self.count_restart(program, &mut events).await;
                 }
@@ -498,7 +523,8 @@ impl<B: Backend> Reconciler<B> {
             recent.pop_front();
         }
         if recent.len() >= CRASH_LIMIT {
-            let reason = format!("{} restarts within {} s: given up (crash loop)", recent.len(), CRASH_WINDOW.as_secs());
+            let reason =
+                format!("{} restarts within {} s: given up (crash loop)", recent.len(), CRASH_WINDOW.as_secs());
             events.push(format!("{program}: {reason}; the other workers keep serving; fix the cause and reload"));
             self.failed.insert(program, reason);
             let _ = self.stop_quietly(program).await;
@@ -561,7 +587,6 @@ impl<B: Backend> Reconciler<B> {
     }
 }
 
-
 /// Runs `chunks` on the kresd behind `socket`, stopping at the first failure.
 async fn run_chunks(socket: PathBuf, chunks: Vec<String>, timeout: Duration) -> Result<(), String> {
     for chunk in &chunks {
@@ -570,27 +595,39 @@ async fn run_chunks(socket: PathBuf, chunks: Vec<String>, timeout: Duration) -> 
     Ok(())
 }
 
-/// Closes the listeners of the kresd behind `socket` and waits (at most `timeouts.drain`) until
-/// it has no query in progress.
+/// Takes the kresd behind `socket` out of service without losing a query: new UDP queries are
+/// steered to the other workers first (its sockets stay open, so what is queued on them is still
+/// answered), then, once it has nothing in progress, its listeners are closed (new TCP
+/// connections go elsewhere; open ones stay until it exits), and it may finish what TCP brought.
+/// Each wait is bounded by `timeouts.drain`.
 async fn drain(program: Program, socket: PathBuf, timeouts: Timeouts) {
+    match control::eval(&socket, STEER_AWAY, timeouts.control).await {
+        Ok(_) => idle(program, &socket, timeouts).await,
+        Err(error) => tracing::warn!("cannot steer queries away from {program}: {error}"),
+    }
     if let Err(error) = control::eval(&socket, CLOSE_LISTENERS, timeouts.control).await {
-            tracing::warn!("cannot close the listeners of {program} before stopping it: {error}");
-            return;
-        }
-        let deadline = Instant::now() + timeouts.drain;
-        loop {
-            let busy = control::json(&socket, "worker.stats().concurrent", timeouts.control).await;
-            match busy {
-                Ok(serde_json::Value::Number(n)) if n.as_u64() == Some(0) => return,
-                Ok(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(5)).await,
-                Ok(busy) => {
-                    tracing::info!("{program} still has {busy} queries in progress after {:?}; stopping it", timeouts.drain);
-                    return;
-                }
-                Err(_) => return,
+        tracing::warn!("cannot close the listeners of {program} before stopping it: {error}");
+        return;
+    }
+    idle(program, &socket, timeouts).await;
+}
+
+/// Waits until the kresd behind `socket` has no query in progress (at most `timeouts.drain`).
+async fn idle(program: Program, socket: &std::path::Path, timeouts: Timeouts) {
+    let deadline = Instant::now() + timeouts.drain;
+    // Queries already queued on a socket become "in progress" only when kresd reads them.
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    loop {
+        match control::json(socket, "worker.stats().concurrent", timeouts.control).await {
+            Ok(serde_json::Value::Number(n)) if n.as_u64() == Some(0) => return,
+            Ok(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(2)).await,
+            Ok(busy) => {
+                return tracing::info!("{program} still has {busy} queries in progress after {:?}", timeouts.drain);
             }
+            Err(_) => return,
         }
     }
+}
 
 /// The plan of a start or an adoption: nothing changes in the config.
 fn no_plan(config: Option<&Config>) -> Plan {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::apply::{ApplyError, Applied, ProcessStatus, Reconciler};
+use super::apply::{Applied, ApplyError, ProcessStatus, Reconciler};
 use super::plan::{Plan, plan};
 use crate::backend::Backend;
 use crate::config::Config;
@@ -81,8 +81,16 @@ pub struct LastApply {
 }
 
 enum Command {
-    Apply { candidate: Candidate, preconditions: Preconditions, dry_run: bool, force: bool, reply: oneshot::Sender<Result<Outcome, RequestError>> },
-    Shutdown { reply: oneshot::Sender<()> },
+    Apply {
+        candidate: Candidate,
+        preconditions: Preconditions,
+        dry_run: bool,
+        force: bool,
+        reply: oneshot::Sender<Result<Outcome, RequestError>>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// The way to the reconcile task.
@@ -216,7 +224,10 @@ async fn handle_apply<B: Backend>(
     if let Some(unexpected) = &preconditions.if_none_match
         && matches(unexpected)
     {
-        return Err(RequestError::PreconditionFailed { current: current.etag.clone(), expected: format!("not {unexpected}") });
+        return Err(RequestError::PreconditionFailed {
+            current: current.etag.clone(),
+            expected: format!("not {unexpected}"),
+        });
     }
     let etag = store::etag(&candidate.document);
     let unchanged = etag == current.etag && !force;

@@ -1,0 +1,335 @@
+//! The whole service end to end: `kres-manager -c FILE` with real supervisord (from the venv,
+//! with our extensions) and real kresd 5.6 workers on loopback. Each test runs its own service in
+//! its own rundir and port, and leaves no process behind.
+
+use std::time::{Duration, Instant};
+
+use kres_manager::backend::{ProcessState, Program};
+use kres_tests::service::{Load, Service, kill};
+use nix::sys::signal::Signal;
+
+const EXE: &str = env!("CARGO_BIN_EXE_kres-manager");
+
+/// Two workers on the test's port, offline, answering `a.example` from local data and refusing
+/// everything else at once.
+fn config(workers: u32, extra: &str) -> String {
+    format!(
+        "rundir: {{rundir}}
+workers: {workers}
+dnssec:
+  enable: false
+options:
+  priming: false
+network:
+  listen:
+    - interface: 127.0.0.1@{{port}}
+cache:
+  storage: {{rundir}}/cache
+  size-max: 10M
+local-data:
+  addresses:
+    a.example: 192.0.2.1
+lua:
+  script: policy.add(policy.all(policy.REFUSE))
+{extra}"
+    )
+}
+
+fn start(workers: u32) -> Service {
+    Service::start(std::path::Path::new(EXE), &config(workers, ""))
+}
+
+fn answer(service: &Service, name: &str) -> Vec<String> {
+    kres_tests::kresd::query(service.port, name, "A").map(|a| a.data()).unwrap_or_default()
+}
+
+fn control(service: &Service, worker: &str, lua: &str) -> String {
+    kres_tests::kresd::control(&service.rundir().join("control").join(worker), lua).expect("control socket")
+}
+
+/// Sends SIGHUP and waits for the reload's outcome in the log (the `n`-th reload).
+fn reload(service: &Service, n: usize) {
+    service.signal(Signal::SIGHUP);
+    let outcome = |log: &str| {
+        ["reload: generation", "reload: the config files are unchanged", "reload refused", "reload failed"]
+            .iter()
+            .map(|needle| log.matches(needle).count())
+            .sum::<usize>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while outcome(&service.log()) < n {
+        assert!(Instant::now() < deadline, "reload {n} did not finish:\n{}", service.log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether `pid` is gone or a zombie (dead, waiting to be reaped by init).
+fn dead(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) == Some("Z"),
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) -> Duration {
+    let began = Instant::now();
+    while !condition() {
+        assert!(began.elapsed() < timeout, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    began.elapsed()
+}
+
+#[test]
+fn the_service_starts_serves_and_stops_leaving_nothing() {
+    let mut service = start(2);
+    assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
+    let processes = service.processes();
+    for role in ["manager", "kresd0", "kresd1", "cache-gc"] {
+        assert!(processes.contains_key(role), "{role} missing: {processes:?}\n{}", service.log());
+    }
+    let log = service.log();
+    assert!(log.contains("kresd0 entered RUNNING state, READY=1"), "{log}");
+    assert!(log.contains("manager entered RUNNING state, READY=1"), "{log}");
+    // Every line of every process in one stream, prefixed with its name and pid.
+    assert!(log.lines().any(|l| l.starts_with("kresd1[")), "{log}");
+    let status = service.stop();
+    assert!(status.success(), "{status}\n{}", service.log());
+    service.assert_nothing_left(Duration::from_secs(1));
+}
+
+#[test]
+fn an_invalid_config_is_refused_with_positions_and_starts_nothing() {
+    let mut service =
+        Service::spawn(std::path::Path::new(EXE), "rundir: {rundir}\nworkers: 0\nnetwork:\n  listen: 5\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = service.try_wait() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "kres-manager did not exit:\n{}", service.log());
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(1), "{}", service.log());
+    let log = service.log();
+    assert!(log.contains("config.yaml:2:10"), "{log}");
+    assert!(log.contains("/workers"), "{log}");
+    assert!(log.contains("config.yaml:4:11"), "{log}");
+    assert!(log.contains("nothing was started"), "{log}");
+    assert!(!log.contains("supervisord"), "{log}");
+    service.assert_nothing_left(Duration::from_millis(100));
+}
+
+#[test]
+fn one_service_per_rundir() {
+    let service = start(1);
+    let second = std::process::Command::new(EXE).arg("-c").arg(service.config_path()).output().expect("runs");
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another kres-manager service runs with the rundir"), "{stderr}");
+    assert!(stderr.contains(&service.pid().to_string()), "names supervisord's pid: {stderr}");
+    // The first one is untouched.
+    assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
+    assert_eq!(service.workers().len(), 1);
+}
+
+#[test]
+fn a_killed_manager_is_restarted_and_adopts_the_workers_without_restarting_them() {
+    let service = start(2);
+    let before = service.processes();
+    let load = Load::start(service.port, "a.example", 2, Duration::from_millis(2));
+    kill(before["manager"], Signal::SIGKILL);
+    service
+        .wait_log("re-adopting the running workers", 1, Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
+    service.wait_log("ready: ", 2, Duration::from_secs(20)).unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
+    std::thread::sleep(Duration::from_millis(200));
+    let (sent, lost) = load.finish();
+    let after = service.processes();
+    assert_ne!(after["manager"], before["manager"], "a new manager runs");
+    for worker in ["kresd0", "kresd1", "cache-gc"] {
+        assert_eq!(after[worker], before[worker], "{worker} kept running:\n{}", service.log());
+    }
+    let log = service.log();
+    assert!(log.contains(&format!("adopted kresd0 (pid {})", before["kresd0"])), "{log}");
+    assert!(sent > 100, "the load ran ({sent} queries)");
+    assert_eq!(lost, 0, "{lost} of {sent} queries unanswered while the manager restarted");
+    println!("manager restart: {sent} queries sent, {lost} lost");
+}
+
+#[test]
+fn after_supervisord_is_killed_no_kresd_survives_and_the_service_starts_again() {
+    let mut service = start(2);
+    let before = service.workers();
+    service.signal(Signal::SIGKILL);
+    let gone = wait_until("every process of the old run gone", Duration::from_secs(1), || {
+        kres_manager::daemon::service::processes_mentioning(&service.rundir()).is_empty()
+    });
+    println!("old run's processes gone {gone:?} after supervisord's SIGKILL");
+    service.restart();
+    let after = service.workers();
+    assert_eq!(after.len(), 2);
+    for (worker, pid) in &before {
+        assert_ne!(after[worker], *pid);
+        assert!(dead(*pid), "old {worker} (pid {pid}) still exists");
+    }
+    assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
+}
+
+#[test]
+fn a_killed_worker_is_replaced_and_ready_within_a_second() {
+    let service = start(2);
+    let old = service.workers()["kresd0"];
+    kill(old, Signal::SIGKILL);
+    let took = wait_until("kresd0 running again with a new pid", Duration::from_secs(1), || {
+        service
+            .supervisor_states()
+            .iter()
+            .any(|p| p.program == Program::Worker(0) && matches!(p.state, ProcessState::Running { pid } if pid != old))
+    });
+    println!("kresd0 replaced and READY {took:?} after SIGKILL");
+    assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
+    service
+        .wait_log("kresd0 was restarted by the supervisor", 1, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("the manager noticed: {e}\n{}", service.log()));
+}
+
+#[test]
+fn sighup_applies_a_hot_change_without_restarting_workers() {
+    let service = start(2);
+    let before = service.workers();
+    assert_eq!(control(&service, "kresd0", "log_level()"), "'notice'");
+    service.write_config(&config(2, "logging:\n  level: debug\n"));
+    reload(&service, 1);
+    assert!(service.log().contains("reload: generation 2 applied"), "{}", service.log());
+    assert_eq!(service.workers(), before, "no worker restarted");
+    for worker in ["kresd0", "kresd1"] {
+        assert_eq!(control(&service, worker, "log_level()"), "'debug'", "{worker}");
+    }
+    // A worker started later gets the same config.
+    assert!(std::fs::read_to_string(service.rundir().join("lua/kresd1.lua")).unwrap().contains("log_level(\"debug\")"));
+    // The same files again: nothing to do.
+    reload(&service, 2);
+    assert!(service.log().contains("reload: the config files are unchanged"), "{}", service.log());
+}
+
+#[test]
+fn a_rolling_change_restarts_every_worker_without_losing_queries() {
+    let service = start(2);
+    let before = service.workers();
+    let load = Load::start(service.port, "a.example", 4, Duration::from_millis(1));
+    std::thread::sleep(Duration::from_millis(200));
+    let edns = "    - interface: 127.0.0.1@{port}\n  edns-buffer-size:\n    downstream: 1400B\n";
+    service.write_config(&config(2, "").replace("    - interface: 127.0.0.1@{port}\n", edns));
+    reload(&service, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    let (sent, lost) = load.finish();
+    let log = service.log();
+    assert!(log.contains("reload: generation 2 applied"), "{log}");
+    assert!(log.contains("canary READY with the new configuration"), "{log}");
+    let after = service.workers();
+    for (worker, pid) in &before {
+        assert_ne!(after[worker], *pid, "{worker} restarted");
+    }
+    assert_eq!(control(&service, "kresd0", "(net.bufsize())"), "1400", "{log}");
+    assert!(!service.processes().contains_key("canary"), "the canary is gone");
+    assert!(sent > 500, "the load ran ({sent} queries)");
+    println!("rolling restart of 2 workers: {sent} queries sent, {lost} lost");
+    assert_eq!(lost, 0, "{lost} of {sent} queries unanswered during the rolling restart");
+}
+
+#[test]
+fn a_config_kresd_refuses_is_stopped_by_the_canary_and_nothing_changes() {
+    let service = start(2);
+    let before = service.workers();
+    service.write_config(
+        &config(2, "")
+            .replace("script: policy.add(policy.all(policy.REFUSE))", "script: error('refused by this test')"),
+    );
+    reload(&service, 1);
+    let log = service.log();
+    assert!(
+        log.contains("reload failed, the running configuration stays: kresd refused the new configuration"),
+        "{log}"
+    );
+    assert!(log.contains("refused by this test"), "kresd's own output is shown: {log}");
+    assert_eq!(service.workers(), before, "no worker was touched");
+    assert!(!service.processes().contains_key("canary"));
+    assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
+    let state = std::fs::read_to_string(service.rundir().join("state/config.json")).unwrap();
+    assert!(state.contains("policy.add(policy.all(policy.REFUSE))"), "the last good config is kept: {state}");
+}
+
+#[test]
+fn an_invalid_file_on_reload_keeps_the_running_config() {
+    let service = start(1);
+    let before = service.workers();
+    std::fs::write(service.config_path(), "workers: [\n").unwrap();
+    reload(&service, 1);
+    let log = service.log();
+    assert!(log.contains("reload refused, the running configuration stays"), "{log}");
+    assert!(log.contains("config.yaml:2:1") || log.contains("config.yaml:1:"), "positions in the report: {log}");
+    assert_eq!(service.workers(), before);
+    assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
+}
+
+#[test]
+fn changing_the_number_of_workers_starts_or_stops_only_the_difference() {
+    let service = start(2);
+    let before = service.workers();
+    service.write_config(&config(3, ""));
+    reload(&service, 1);
+    let grown = service.workers();
+    assert_eq!(grown.len(), 3, "{}", service.log());
+    assert_eq!(grown["kresd0"], before["kresd0"]);
+    assert_eq!(grown["kresd1"], before["kresd1"]);
+    service.write_config(&config(1, ""));
+    reload(&service, 2);
+    let shrunk = service.workers();
+    assert_eq!(shrunk.len(), 1, "{}", service.log());
+    assert_eq!(shrunk["kresd0"], before["kresd0"]);
+    assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
+}
+
+#[test]
+fn the_cache_gc_runs_supervised_with_the_configured_parameters() {
+    let service = Service::start(
+        std::path::Path::new(EXE),
+        &config(1, "").replace(
+            "  size-max: 10M\n",
+            "  size-max: 10M\n  garbage-collector:\n    interval: 2s\n    threshold: 70\n",
+        ),
+    );
+    let gc = service.processes()["cache-gc"];
+    let cmdline = std::fs::read_to_string(format!("/proc/{gc}/cmdline")).unwrap().replace('\0', " ");
+    assert!(cmdline.contains(&format!("-c {}/cache -d 2000 -u 70", service.rundir().display())), "{cmdline}");
+    kill(gc, Signal::SIGKILL);
+    wait_until("cache-gc restarted", Duration::from_secs(2), || {
+        service.processes().get("cache-gc").is_some_and(|pid| *pid != gc)
+    });
+}
+
+#[test]
+fn a_crash_loop_is_given_up_and_the_other_workers_keep_serving() {
+    let service = start(2);
+    for round in 0..kres_manager::reconcile::apply::CRASH_LIMIT {
+        let mut pid = 0;
+        wait_until("kresd1 running", Duration::from_secs(2), || {
+            pid = service.workers().get("kresd1").copied().unwrap_or(0);
+            pid != 0
+        });
+        kill(pid, Signal::SIGKILL);
+        wait_until("kresd1 respawned", Duration::from_secs(2), || {
+            service.workers().get("kresd1").is_some_and(|p| *p != pid)
+        });
+        service
+            .wait_log("kresd1 was restarted by the supervisor", round + 1, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
+    }
+    service
+        .wait_log("kresd1: 5 restarts within 60 s: given up", 1, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
+    wait_until("kresd1 stopped", Duration::from_secs(5), || !service.workers().contains_key("kresd1"));
+    assert!(service.workers().contains_key("kresd0"));
+    assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
+}

@@ -1,0 +1,291 @@
+//! The whole service for end-to-end tests: `kres-manager -c config.yaml` started as an operator
+//! would (it becomes supervisord, which runs the manager and real kresd workers), its merged log
+//! in a file, the processes of its tree, a DNS load that counts unanswered queries, and nothing
+//! left behind when a test ends (the supervisord is killed, its children die with it).
+
+use std::collections::BTreeMap;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::kresd::{TempDir, free_port};
+
+/// A running service.
+#[derive(Debug)]
+pub struct Service {
+    pub dir: TempDir,
+    pub port: u16,
+    exe: PathBuf,
+    child: Option<Child>,
+}
+
+/// `{port}` and `{rundir}` in a config are replaced by the test's.
+fn fill(yaml: &str, port: u16, rundir: &Path) -> String {
+    yaml.replace("{port}", &port.to_string()).replace("{rundir}", &rundir.display().to_string())
+}
+
+impl Service {
+    /// Starts the service with `yaml` and waits until the manager reports ready (every worker
+    /// answering). Panics with the log when it does not come up within 30 s.
+    pub fn start(exe: &Path, yaml: &str) -> Service {
+        let service = Service::spawn(exe, yaml);
+        if let Err(error) = service.wait_log("ready: ", 1, Duration::from_secs(30)) {
+            panic!("the service did not become ready: {error}\n--- log:\n{}", service.log());
+        }
+        service
+    }
+
+    /// Starts the service without waiting.
+    pub fn spawn(exe: &Path, yaml: &str) -> Service {
+        let dir = TempDir::new("service");
+        let port = free_port();
+        let service = Service { dir, port, exe: exe.to_owned(), child: None };
+        service.write_config(yaml);
+        let mut service = service;
+        service.child = Some(service.launch());
+        service
+    }
+
+    fn launch(&self) -> Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
+        Command::new(&self.exe)
+            .arg("-c")
+            .arg(self.config_path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().expect("log file")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start kres-manager")
+    }
+
+    /// Starts the service again (same dir, port and config) after it stopped or was killed;
+    /// waits until it is ready.
+    pub fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+        let readies = self.log().matches("ready: ").count();
+        self.child = Some(self.launch());
+        if let Err(error) = self.wait_log("ready: ", readies + 1, Duration::from_secs(30)) {
+            panic!("the service did not become ready again: {error}\n--- log:\n{}", self.log());
+        }
+    }
+
+    pub fn rundir(&self) -> PathBuf {
+        self.dir.0.join("run")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.0.join("config.yaml")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.0.join("service.log")
+    }
+
+    /// Replaces the config file (`{port}` and `{rundir}` filled in; the rundir is
+    /// `<test dir>/run`).
+    pub fn write_config(&self, yaml: &str) {
+        let text = fill(yaml, self.port, &self.rundir());
+        let temporary = self.dir.0.join("config.yaml.new");
+        std::fs::write(&temporary, text).expect("write config");
+        std::fs::rename(&temporary, self.config_path()).expect("replace config");
+    }
+
+    /// The merged log so far (supervisord's lines and every process's, prefixed).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Waits until `needle` occurs at least `count` times in the log.
+    pub fn wait_log(&self, needle: &str, count: usize, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.log().matches(needle).count() >= count {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{needle:?} seen fewer than {count} times within {timeout:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The exit status, once the process we started has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().and_then(|child| child.try_wait().expect("wait"))
+    }
+
+    /// supervisord's pid (the process we started: it execs supervisord).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Pids of the service's processes by role: `manager`, `kresd0`, ..., `canary`, `cache-gc`.
+    pub fn processes(&self) -> BTreeMap<String, u32> {
+        let rundir = self.rundir();
+        let mut found = BTreeMap::new();
+        for (pid, cmdline) in kres_manager::daemon::service::processes_mentioning(&rundir) {
+            let role = if cmdline.contains("--supervised") {
+                "manager".to_owned()
+            } else if cmdline.contains("kres-cache-gc") {
+                "cache-gc".to_owned()
+            } else if let Some(name) = cmdline.split("/lua/").nth(1).and_then(|rest| rest.split(".lua").next()) {
+                name.to_owned()
+            } else {
+                continue;
+            };
+            found.insert(role, pid);
+        }
+        found
+    }
+
+    /// The pids of the kresd workers (`kresd0` ...).
+    pub fn workers(&self) -> BTreeMap<String, u32> {
+        self.processes().into_iter().filter(|(role, _)| role.starts_with("kresd")).collect()
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        kill(self.pid(), signal);
+    }
+
+    /// SIGTERM, then waits for the exit (at most 20 s).
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal(Signal::SIGTERM);
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the service did not stop within 20 s:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until no process mentions the rundir any more (panics after `timeout`).
+    pub fn assert_nothing_left(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = kres_manager::daemon::service::processes_mentioning(&self.rundir());
+            if left.is_empty() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "processes left behind: {left:?}\n--- log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Runs the manager's client view of supervisord: every process's state.
+    pub fn supervisor_states(&self) -> Vec<kres_manager::backend::ProcessInfo> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let socket = kres_manager::backend::supervisord::Paths::new(&self.rundir()).socket;
+            kres_manager::backend::supervisord::processes_at(&socket).await.expect("supervisord answers")
+        })
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGKILL: every child dies with supervisord (parent-death signal).
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !kres_manager::daemon::service::processes_mentioning(&self.rundir()).is_empty()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+pub fn kill(pid: u32, signal: Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
+}
+
+/// A steady DNS load over UDP from several sockets (so SO_REUSEPORT spreads it over every
+/// worker): each client sends a query, waits up to `timeout` for its answer, pauses, repeats.
+/// A query without an answer in time counts as lost.
+#[derive(Debug)]
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+    lost: Arc<AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    /// `clients` sockets querying `name` at 127.0.0.1:`port`, each pausing `pause` between
+    /// answered queries.
+    pub fn start(port: u16, name: &str, clients: usize, pause: Duration) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let lost = Arc::new(AtomicU64::new(0));
+        let query = dns_query(name);
+        let threads = (0..clients)
+            .map(|client| {
+                let (stop, sent, lost, mut query) = (stop.clone(), sent.clone(), lost.clone(), query.clone());
+                std::thread::spawn(move || {
+                    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+                    socket.connect(("127.0.0.1", port)).expect("connect");
+                    socket.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+                    let mut id: u16 = (client as u16) << 12;
+                    let mut buffer = [0u8; 1500];
+                    while !stop.load(Ordering::Relaxed) {
+                        id = id.wrapping_add(1);
+                        query[..2].copy_from_slice(&id.to_be_bytes());
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        let _ = socket.send(&query);
+                        let deadline = Instant::now() + Duration::from_secs(2);
+                        let answered = loop {
+                            match socket.recv(&mut buffer) {
+                                Ok(n) if n >= 2 && buffer[..2] == id.to_be_bytes() => break true,
+                                Ok(_) => {}
+                                // A refused send (no listener for an instant) is a lost query too.
+                                Err(_) if Instant::now() >= deadline => break false,
+                                Err(_) => {}
+                            }
+                        };
+                        if !answered {
+                            lost.fetch_add(1, Ordering::Relaxed);
+                        }
+                        std::thread::sleep(pause);
+                    }
+                })
+            })
+            .collect();
+        Load { stop, sent, lost, threads }
+    }
+
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Stops the load; returns (sent, lost).
+    pub fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+        (self.sent.load(Ordering::Relaxed), self.lost.load(Ordering::Relaxed))
+    }
+}
+
+/// A DNS query for `name` A (recursion desired), id 0.
+pub fn dns_query(name: &str) -> Vec<u8> {
+    let mut query = vec![0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    query
+}
