@@ -1,6 +1,7 @@
 //! Facts about the kresd executable the manager runs.
 
 pub mod control;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
