@@ -140,13 +140,13 @@ impl Kresd {
                 ));
             }
             // Ready when the control socket answers (kresd serves it only once its whole config
-            // is loaded, listeners included); configs without one are asked `invalid.`, which
-            // kresd's built-in rules answer at once unless a rule of the config catches it.
+            // is loaded, listeners included); configs without one are asked `invalid.` (kresd's
+            // built-in rules answer it at once unless a rule of the config catches it).
             let control_socket = kresd.control_socket();
-            let ready = if control_socket.exists() {
-                control(&control_socket, "1").is_ok()
+            let ready = if lua.contains("kind = 'control'") {
+                control_socket.exists() && control(&control_socket, "1").is_ok()
             } else {
-                query(port, "ready.invalid", "A").is_some()
+                answers(port)
             };
             if ready {
                 return Ok(kresd);
@@ -183,6 +183,16 @@ impl Kresd {
     pub fn control(&self, lua: &str) -> String {
         control(&self.control_socket(), lua).unwrap_or_else(|e| panic!("control socket: {e}\n{}", self.output()))
     }
+}
+
+/// Whether something answers a DNS query on 127.0.0.1:`port` within 100 ms.
+fn answers(port: u16) -> bool {
+    let Ok(socket) = UdpSocket::bind("127.0.0.1:0") else { return false };
+    let query = crate::service::dns_query("ready.invalid");
+    let mut buffer = [0u8; 512];
+    socket.set_read_timeout(Some(Duration::from_millis(100))).is_ok()
+        && socket.send_to(&query, ("127.0.0.1", port)).is_ok()
+        && socket.recv(&mut buffer).is_ok_and(|n| n >= 12)
 }
 
 /// Sends one command to a kresd control socket (text mode) and returns its reply, without the

@@ -20,6 +20,7 @@ pub mod management;
 pub mod monitoring;
 pub mod network;
 pub mod options;
+pub mod patch;
 pub mod rate_limiting;
 pub mod views;
 

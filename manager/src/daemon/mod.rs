@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use schema_core::ResolveOptions;
 
+use crate::config::Config;
 use crate::config::load::{self, LoadError};
-use crate::reconcile::task::{Candidate, Handle, Outcome, Preconditions, RequestError};
+use crate::reconcile::task::{Change, Handle, Outcome, Preconditions, Request, RequestError, Validator};
 
 /// What the running manager needs to reload its files.
 #[derive(Clone, Debug)]
@@ -39,8 +40,9 @@ pub enum ReloadError {
 }
 
 impl Daemon {
-    /// Re-reads the config files and applies them; unchanged files do nothing unless `force`.
-    pub async fn reload(&self, force: bool, origin: &str) -> Result<Outcome, ReloadError> {
+    /// Re-reads the config files and applies them with the recorded API changes on top (or
+    /// without them: `discard_api_changes`); an unchanged result does nothing unless `force`.
+    pub async fn reload(&self, force: bool, discard_api_changes: bool, origin: &str) -> Result<Outcome, ReloadError> {
         let files = self.files.clone();
         let kresd = self.kresd.clone();
         let loaded = tokio::task::spawn_blocking(move || {
@@ -53,11 +55,23 @@ impl Daemon {
             Err(LoadError::Invalid { rendered, .. }) => return Err(ReloadError::Invalid(rendered)),
             Err(error) => return Err(ReloadError::Invalid(error.to_string())),
         };
-        let candidate = Candidate {
-            document: loaded.document.to_json(),
-            config: Arc::new(loaded.validated.config),
+        let request = Request {
+            change: Change::Files { document: loaded.document.to_json(), discard_api_changes },
+            preconditions: Preconditions::default(),
+            dry_run: false,
+            force,
             origin: origin.to_owned(),
         };
-        Ok(self.handle.apply(candidate, Preconditions::default(), false, force).await?)
+        Ok(self.handle.apply(request).await?)
     }
+}
+
+/// The validator of documents that do not come from files (API bodies, saved state, files with
+/// API changes on top): both passes against the installed kresd (`kresd` asked once here).
+pub fn validator(kresd: &std::path::Path) -> Validator {
+    let system = load::system(kresd);
+    Arc::new(move |document: &serde_json::Value| -> Result<Arc<Config>, schema_core::Report> {
+        let value = schema_core::Value::from_json(document);
+        crate::config::validate(&value, &system, ResolveOptions::default()).map(|validated| Arc::new(validated.config))
+    })
 }

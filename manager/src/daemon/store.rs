@@ -29,6 +29,17 @@ pub struct Revision {
 struct Stored {
     generation: u64,
     document: serde_json::Value,
+    /// JSON Patch operations made through the API, re-applied on top of the files at reloads.
+    #[serde(default)]
+    api_changes: Vec<serde_json::Value>,
+}
+
+/// What the state file holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saved {
+    pub generation: u64,
+    pub document: serde_json::Value,
+    pub api_changes: Vec<serde_json::Value>,
 }
 
 /// Why the state could not be read or written.
@@ -105,12 +116,16 @@ impl Revision {
     }
 }
 
-/// Writes `revision` to `path` (atomically, mode 0600).
-pub fn save(path: &Path, revision: &Revision) -> Result<(), StoreError> {
+/// Writes `revision` and the API changes to `path` (atomically, mode 0600).
+pub fn save(path: &Path, revision: &Revision, api_changes: &[serde_json::Value]) -> Result<(), StoreError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let write = |source| StoreError::Write { path: path.to_owned(), source };
-    let stored = Stored { generation: revision.generation, document: revision.document.clone() };
+    let stored = Stored {
+        generation: revision.generation,
+        document: revision.document.clone(),
+        api_changes: api_changes.to_vec(),
+    };
     let text = serde_json::to_vec_pretty(&stored).map_err(|e| write(std::io::Error::other(e)))?;
     let temporary = path.with_extension("json.new");
     let mut file = std::fs::OpenOptions::new()
@@ -124,8 +139,8 @@ pub fn save(path: &Path, revision: &Revision) -> Result<(), StoreError> {
     std::fs::rename(&temporary, path).map_err(write)
 }
 
-/// Reads the stored generation and document; `None` when there is no state file.
-pub fn load(path: &Path) -> Result<Option<(u64, serde_json::Value)>, StoreError> {
+/// Reads the state file; `None` when there is none.
+pub fn load(path: &Path) -> Result<Option<Saved>, StoreError> {
     let text = match std::fs::read(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -133,7 +148,7 @@ pub fn load(path: &Path) -> Result<Option<(u64, serde_json::Value)>, StoreError>
     };
     let stored: Stored = serde_json::from_slice(&text)
         .map_err(|e| StoreError::Damaged { path: path.to_owned(), message: e.to_string() })?;
-    Ok(Some((stored.generation, stored.document)))
+    Ok(Some(Saved { generation: stored.generation, document: stored.document, api_changes: stored.api_changes }))
 }
 
 #[cfg(test)]
@@ -168,8 +183,9 @@ mod tests {
         )
         .expect("valid")
         .config;
-        save(&path, &Revision::new(7, document.clone(), Arc::new(config))).unwrap();
-        assert_eq!(load(&path).unwrap(), Some((7, document)));
+        let changes = vec![json!({"op": "replace", "path": "/workers", "value": 2})];
+        save(&path, &Revision::new(7, document.clone(), Arc::new(config)), &changes).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(Saved { generation: 7, document, api_changes: changes }));
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         std::fs::write(&path, "{").unwrap();
         assert!(matches!(load(&path), Err(StoreError::Damaged { .. })));

@@ -4,7 +4,6 @@
 //! repair, the API.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use schema_core::ResolveOptions;
@@ -41,33 +40,32 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
         ready_timeout: MANAGER_READY_TIMEOUT,
     };
 
+    let validate = super::validator(&options.binaries.kresd);
     let files = load::load_files(&options.files, &system, ResolveOptions::default());
-    let stored = match store::load(&layout.state_file()) {
-        Ok(stored) => stored,
+    let saved = match store::load(&layout.state_file()) {
+        Ok(saved) => saved,
         Err(error) => {
             tracing::warn!("{error}; starting from the config files");
             None
         }
     };
-    let stored = stored.and_then(|(generation, document)| {
-        let value = schema_core::Value::from_json(&document);
-        match crate::config::validate(&value, &system, ResolveOptions::default()) {
-            Ok(validated) => Some(Revision::new(generation, document, Arc::new(validated.config))),
-            Err(report) => {
-                tracing::warn!("the saved configuration is no longer valid, ignoring it:\n{report}");
-                None
-            }
+    let api_changes = saved.as_ref().map(|s| s.api_changes.clone()).unwrap_or_default();
+    let stored = saved.as_ref().and_then(|saved| match validate(&saved.document) {
+        Ok(config) => Some(Revision::new(saved.generation, saved.document.clone(), config)),
+        Err(report) => {
+            tracing::warn!("the saved configuration is no longer valid, ignoring it:\n{report}");
+            None
         }
     });
 
-    // Attach with whatever config describes the processes best; reconfigure fixes the set.
+    // The files with the changes made through the API on top.
     let from_files = match files {
         Ok(loaded) => {
             let notes = loaded.notes();
             if !notes.is_empty() {
                 tracing::info!("{}", notes.trim_end());
             }
-            Some(Revision::new(1, loaded.document.to_json(), Arc::new(loaded.validated.config)))
+            with_api_changes(loaded.document.to_json(), &api_changes, &validate)
         }
         Err(LoadError::Invalid { rendered, .. }) => {
             tracing::error!("the config files are invalid:\n{rendered}");
@@ -78,6 +76,7 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
             None
         }
     };
+    // Attach with whatever config describes the processes best; reconfigure fixes the set.
     let any =
         stored.as_ref().or(from_files.as_ref()).ok_or_else(|| anyhow::anyhow!("no valid configuration to run"))?;
     let setup = layout.setup(&any.config, &options.binaries, &timeouts, Some(manager.clone()));
@@ -86,11 +85,9 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     let workers_running = processes.iter().any(|p| matches!(p.program, Program::Worker(_)) && p.state.is_active());
 
     let adopting = workers_running && stored.is_some();
-    let revision = if adopting {
-        stored
-    } else {
-        from_files.map(|r| Revision { generation: stored.map_or(1, |s| s.generation + 1), ..r })
-    };
+    let next_generation = stored.as_ref().map_or(1, |s| s.generation + 1);
+    let revision =
+        if adopting { stored } else { from_files.map(|r| Revision::new(next_generation, r.document, r.config)) };
     let revision =
         revision.ok_or_else(|| anyhow::anyhow!("the config files are invalid and there is no saved configuration"))?;
     let setup = layout.setup(&revision.config, &options.binaries, &timeouts, Some(manager.clone()));
@@ -112,12 +109,12 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     for step in &applied.steps {
         tracing::info!("{step}");
     }
-    store::save(&layout.state_file(), &revision)?;
+    store::save(&layout.state_file(), &revision, &api_changes)?;
 
     let address = probe_address(&revision.config);
     let generation = revision.generation;
     let workers = revision.config.workers;
-    let (handle, task) = task::spawn(reconciler, revision, layout.state_file()).await;
+    let (handle, task) = task::spawn(reconciler, revision, api_changes, validate, layout.state_file()).await;
     if let Some(address) = address {
         wait_for_answers(address, timeouts.ready).await;
     }
@@ -131,7 +128,7 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                match daemon.reload(false, "SIGHUP").await {
+                match daemon.reload(false, false, "SIGHUP").await {
                     Ok(outcome) if outcome.unchanged => tracing::info!("reload: the config files are unchanged"),
                     Ok(outcome) => tracing::info!("reload: generation {} applied", outcome.generation),
                     Err(ReloadError::Invalid(text)) => tracing::error!("reload refused, the running configuration stays:\n{text}"),
@@ -150,6 +147,30 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     drop(handle);
     task.abort();
     Ok(())
+}
+
+/// The files' document with the recorded API changes applied, validated; `None` (logged) when
+/// they no longer apply or the result is invalid.
+fn with_api_changes(
+    mut document: serde_json::Value,
+    api_changes: &[serde_json::Value],
+    validate: &task::Validator,
+) -> Option<Revision> {
+    if !api_changes.is_empty() {
+        tracing::info!("applying {} change(s) made through the API on top of the config files", api_changes.len());
+        let patch = serde_json::Value::Array(api_changes.to_vec());
+        if let Err(error) = crate::config::patch::apply_patch(&mut document, &patch) {
+            tracing::error!("a change made through the API no longer applies to the config files: {error}");
+            return None;
+        }
+    }
+    match validate(&document) {
+        Ok(config) => Some(Revision::new(1, document, config)),
+        Err(report) => {
+            tracing::error!("the config files with the API changes on top are invalid:\n{report}");
+            None
+        }
+    }
 }
 
 /// Waits until `address` answers DNS (each worker already sent READY=1; this checks the path a

@@ -1,9 +1,14 @@
 //! The reconcile task: the one owner of the [`Reconciler`] (hence of the backend) and of the
 //! config store. Everything else talks to it through a cloneable [`Handle`].
 //!
-//! Changes are applied one at a time in arrival order (the channel is the queue). An ETag
-//! precondition is checked inside the task, right before the apply, so nothing can change the
-//! config between the check and the apply. A caller that goes away (an HTTP client
+//! Changes are applied one at a time in arrival order (the channel is the queue). Edits (JSON
+//! Patch operations from the API) are applied to the current document inside the task, and an
+//! ETag precondition is checked there, right before the apply, so nothing can change the config
+//! between the check and the apply and no edit is computed from a stale document.
+//!
+//! Changes made through the API are recorded (as the JSON Patch operations that made them) and
+//! saved with the config; a reload of the files re-applies them on top, so they survive reloads
+//! and restarts until a reload discards them on purpose. A caller that goes away (an HTTP client
 //! disconnecting) does not abort an apply: the task finishes it and drops the reply.
 //!
 //! Between commands the task repairs crashes every [`REPAIR_PERIOD`].
@@ -13,21 +18,42 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use schema_core::Report;
+
 use super::apply::{Applied, ApplyError, ProcessStatus, Reconciler};
 use super::plan::{Plan, plan};
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::config::patch::{self, PatchError};
 use crate::daemon::store::{self, Revision};
+
+/// Validates a document (both passes, against the installed kresd); errors carry pointers.
+pub type Validator = Arc<dyn Fn(&serde_json::Value) -> Result<Arc<Config>, Report> + Send + Sync>;
 
 /// How often the task looks for crashed processes when idle.
 pub const REPAIR_PERIOD: Duration = Duration::from_millis(250);
 
-/// A change for the task: a validated document.
-#[derive(Debug)]
-pub struct Candidate {
-    pub document: serde_json::Value,
-    pub config: Arc<Config>,
-    /// Who asked (for the log): `reload`, `api`, `SIGHUP`, ...
+/// What a request changes.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// JSON Patch operations (RFC 6902, absolute pointers) on the current document; recorded as
+    /// API changes when applied.
+    Edit(serde_json::Value),
+    /// A new base document (the config files, already validated on their own); the recorded
+    /// API changes are applied on top unless `discard_api_changes`.
+    Files { document: serde_json::Value, discard_api_changes: bool },
+}
+
+/// A request to the task.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub change: Change,
+    pub preconditions: Preconditions,
+    /// Only compute the plan.
+    pub dry_run: bool,
+    /// Apply even when the document is unchanged (and give crash-looping processes a new chance).
+    pub force: bool,
+    /// Who asked (for the log): `SIGHUP`, `api PUT /v1/config/workers`, ...
     pub origin: String,
 }
 
@@ -43,6 +69,17 @@ pub struct Preconditions {
 pub enum RequestError {
     #[error("the configuration changed meanwhile: its ETag is {current}, the request expected {expected}")]
     PreconditionFailed { current: String, expected: String },
+    /// An edit does not apply to the document (a missing pointer, a failed `test`, ...).
+    #[error(transparent)]
+    Patch(PatchError),
+    /// A recorded API change no longer applies to the reloaded files.
+    #[error(
+        "a change made through the API no longer applies to the config files: {0}; reload with the API changes discarded, or make the change again"
+    )]
+    StaleApiChange(PatchError),
+    /// The resulting document is invalid; every problem with its pointer.
+    #[error("the configuration would be invalid:\n{0}")]
+    Invalid(Report),
     #[error(transparent)]
     Apply(#[from] ApplyError),
     #[error("the manager is shutting down")]
@@ -65,6 +102,8 @@ pub struct Outcome {
 #[derive(Clone, Debug)]
 pub struct Status {
     pub revision: Revision,
+    /// The API changes recorded on top of the files (JSON Patch operations).
+    pub api_changes: Arc<Vec<serde_json::Value>>,
     /// `Ok` when every desired worker is running and ready; the reason otherwise.
     pub ready: Result<(), String>,
     pub processes: Vec<ProcessStatus>,
@@ -81,16 +120,8 @@ pub struct LastApply {
 }
 
 enum Command {
-    Apply {
-        candidate: Candidate,
-        preconditions: Preconditions,
-        dry_run: bool,
-        force: bool,
-        reply: oneshot::Sender<Result<Outcome, RequestError>>,
-    },
-    Shutdown {
-        reply: oneshot::Sender<()>,
-    },
+    Apply { request: Request, reply: oneshot::Sender<Result<Outcome, RequestError>> },
+    Shutdown { reply: oneshot::Sender<()> },
 }
 
 /// The way to the reconcile task.
@@ -120,18 +151,10 @@ impl Handle {
         self.status.clone()
     }
 
-    /// Applies `candidate` (waits until it is applied or refused). With `dry_run` only the plan
-    /// is computed; with `force` an unchanged document still goes through the apply (a no-op plan
-    /// plus crash-loop verdicts cleared).
-    pub async fn apply(
-        &self,
-        candidate: Candidate,
-        preconditions: Preconditions,
-        dry_run: bool,
-        force: bool,
-    ) -> Result<Outcome, RequestError> {
+    /// Carries out `request` (waits until it is applied or refused).
+    pub async fn apply(&self, request: Request) -> Result<Outcome, RequestError> {
         let (reply, answer) = oneshot::channel();
-        let command = Command::Apply { candidate, preconditions, dry_run, force, reply };
+        let command = Command::Apply { request, reply };
         self.commands.send(command).await.map_err(|_| RequestError::ShuttingDown)?;
         answer.await.map_err(|_| RequestError::ShuttingDown)?
     }
@@ -146,19 +169,30 @@ impl Handle {
 }
 
 /// Starts the task for a reconciler whose workers already run `revision` (after
-/// [`Reconciler::start`] or [`Reconciler::adopt`]); `state_file` receives every accepted revision.
+/// [`Reconciler::start`] or [`Reconciler::adopt`]), with `api_changes` recorded on top of the
+/// files; `state_file` receives every accepted revision.
 pub async fn spawn<B: Backend + 'static>(
     mut reconciler: Reconciler<B>,
     revision: Revision,
+    api_changes: Vec<serde_json::Value>,
+    validator: Validator,
     state_file: std::path::PathBuf,
 ) -> (Handle, tokio::task::JoinHandle<()>) {
     let processes = reconciler.status().await.unwrap_or_default();
     let ready = reconciler.ready().await;
-    let status = Status { revision: revision.clone(), ready, processes, last_apply: None, applies: 0 };
+    let api_changes = Arc::new(api_changes);
+    let status = Status {
+        revision: revision.clone(),
+        api_changes: api_changes.clone(),
+        ready,
+        processes,
+        last_apply: None,
+        applies: 0,
+    };
     let (status_tx, status_rx) = watch::channel(status);
     let (commands, mut receiver) = mpsc::channel::<Command>(64);
     let task = tokio::spawn(async move {
-        let mut current = revision;
+        let mut current = State { revision, api_changes };
         let mut ticker = tokio::time::interval(REPAIR_PERIOD);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -173,9 +207,9 @@ pub async fn spawn<B: Backend + 'static>(
                         let _ = reply.send(());
                         break;
                     }
-                    Some(Command::Apply { candidate, preconditions, dry_run, force, reply }) => {
+                    Some(Command::Apply { request, reply }) => {
                         let began = Instant::now();
-                        let result = handle_apply(&mut reconciler, &mut current, candidate, &preconditions, dry_run, force, &state_file).await;
+                        let result = handle_apply(&mut reconciler, &mut current, request, &validator, &state_file).await;
                         let applied = matches!(&result, Ok(outcome) if !outcome.unchanged);
                         let failed = matches!(&result, Err(RequestError::Apply(_)));
                         if applied || failed {
@@ -195,9 +229,10 @@ pub async fn spawn<B: Backend + 'static>(
             }
             let processes = reconciler.status().await.unwrap_or_default();
             let ready = reconciler.ready().await;
-            let revision = current.clone();
+            let (revision, api_changes) = (current.revision.clone(), current.api_changes.clone());
             status_tx.send_modify(|status| {
                 status.revision = revision;
+                status.api_changes = api_changes;
                 status.processes = processes;
                 status.ready = ready;
             });
@@ -206,50 +241,70 @@ pub async fn spawn<B: Backend + 'static>(
     (Handle { commands, status: status_rx }, task)
 }
 
+/// What the task keeps between requests.
+struct State {
+    revision: Revision,
+    api_changes: Arc<Vec<serde_json::Value>>,
+}
+
 async fn handle_apply<B: Backend>(
     reconciler: &mut Reconciler<B>,
-    current: &mut Revision,
-    candidate: Candidate,
-    preconditions: &Preconditions,
-    dry_run: bool,
-    force: bool,
+    state: &mut State,
+    request: Request,
+    validator: &Validator,
     state_file: &std::path::Path,
 ) -> Result<Outcome, RequestError> {
+    let current = &state.revision;
     let matches = |tag: &str| tag.split(',').any(|t| t.trim() == "*" || t.trim() == current.etag);
-    if let Some(expected) = &preconditions.if_match
+    if let Some(expected) = &request.preconditions.if_match
         && !matches(expected)
     {
         return Err(RequestError::PreconditionFailed { current: current.etag.clone(), expected: expected.clone() });
     }
-    if let Some(unexpected) = &preconditions.if_none_match
+    if let Some(unexpected) = &request.preconditions.if_none_match
         && matches(unexpected)
     {
-        return Err(RequestError::PreconditionFailed {
-            current: current.etag.clone(),
-            expected: format!("not {unexpected}"),
-        });
+        let expected = format!("not {unexpected}");
+        return Err(RequestError::PreconditionFailed { current: current.etag.clone(), expected });
     }
-    let etag = store::etag(&candidate.document);
-    let unchanged = etag == current.etag && !force;
-    if dry_run || unchanged {
-        let plan = plan(&current.config, &candidate.config);
+    let (document, api_changes) = match request.change {
+        Change::Edit(operations) => {
+            let mut document = current.document.clone();
+            patch::apply_patch(&mut document, &operations).map_err(RequestError::Patch)?;
+            let mut recorded = state.api_changes.as_ref().clone();
+            recorded.extend(operations.as_array().into_iter().flatten().cloned());
+            (document, recorded)
+        }
+        Change::Files { mut document, discard_api_changes } => {
+            let recorded = if discard_api_changes { Vec::new() } else { state.api_changes.as_ref().clone() };
+            patch::apply_patch(&mut document, &serde_json::Value::Array(recorded.clone()))
+                .map_err(RequestError::StaleApiChange)?;
+            (document, recorded)
+        }
+    };
+    let config = validator(&document).map_err(RequestError::Invalid)?;
+    let etag = store::etag(&document);
+    let unchanged = etag == current.etag && !request.force;
+    if request.dry_run || unchanged {
+        let plan = plan(&current.config, &config);
         let (generation, etag) = (current.generation, current.etag.clone());
         return Ok(Outcome { generation, etag, unchanged: true, plan, steps: Vec::new(), phases: Vec::new() });
     }
-    tracing::info!("applying a new configuration ({})", candidate.origin);
+    tracing::info!("applying a new configuration ({})", request.origin);
     reconciler.clear_failures();
-    let result: Result<Applied, ApplyError> = reconciler.apply(candidate.config.clone()).await;
+    let result: Result<Applied, ApplyError> = reconciler.apply(config.clone()).await;
     match result {
         Ok(applied) => {
             let generation = if etag == current.etag { current.generation } else { current.generation + 1 };
-            *current = Revision::new(generation, candidate.document, candidate.config);
-            if let Err(error) = store::save(state_file, current) {
+            state.revision = Revision::new(generation, document, config);
+            state.api_changes = Arc::new(api_changes);
+            if let Err(error) = store::save(state_file, &state.revision, &state.api_changes) {
                 tracing::error!("the new configuration is applied but could not be saved: {error}");
             }
             tracing::info!("configuration generation {generation} applied ({} steps)", applied.steps.len());
             Ok(Outcome {
                 generation,
-                etag: current.etag.clone(),
+                etag: state.revision.etag.clone(),
                 unchanged: false,
                 plan: applied.plan,
                 steps: applied.steps,
@@ -257,7 +312,7 @@ async fn handle_apply<B: Backend>(
             })
         }
         Err(error) => {
-            tracing::error!("the configuration from {} was not applied: {error}", candidate.origin);
+            tracing::error!("the configuration from {} was not applied: {error}", request.origin);
             Err(error.into())
         }
     }
