@@ -10,7 +10,9 @@
 //! This crate is at its first stage: the binaries exist and answer `--help` and `--version`; the
 //! config model, rendering and orchestration arrive with the issues that build them.
 
+pub mod api;
 pub mod backend;
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod kresd;
