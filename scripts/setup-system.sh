@@ -3,7 +3,7 @@
 #
 # Idempotent: safe to run on every CI run and every session.
 #   1. apt: knot-resolver (kresd 5.6, kres-cache-gc), knot (knotd, a test upstream),
-#      knot-dnsutils (kdig), dnsperf, python3-venv -- `apt-get update` only when needed.
+#      knot-dnsutils (kdig), dnsperf, python3-venv, openssl (test certificates) -- `apt-get update` only when needed.
 #   2. a virtualenv at ${KRES_VENV:-/opt/kres-manager/venv} with supervisor 4.3.x, pytest
 #      and our supervisord-ext package (reinstalled every run, non-editable, so that edits
 #      in the work tree always take effect).
@@ -18,7 +18,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${KRES_VENV:-/opt/kres-manager/venv}"
 PYTHON="${KRES_PYTHON:-python3}"
 
-APT_PACKAGES=(knot-resolver knot knot-dnsutils dnsperf python3-venv)
+APT_PACKAGES=(knot-resolver knot knot-dnsutils dnsperf python3-venv openssl)
 # setuptools/wheel: our package is built without build isolation (no network for that).
 PY_REQUIREMENTS=("supervisor==4.3.*" "pytest" "setuptools>=61" "wheel")
 

@@ -333,3 +333,52 @@ fn a_crash_loop_is_given_up_and_the_other_workers_keep_serving() {
     assert!(service.workers().contains_key("kresd0"));
     assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
 }
+
+#[test]
+fn a_renewed_certificate_is_reloaded_by_every_worker_without_a_restart() {
+    use kres_tests::kresd::{TempDir, certificate, free_port, kdig};
+    let certs = TempDir::new("certs");
+    let (cert_a, key_a) = certificate(&certs.0, "a.test");
+    let (cert_b, key_b) = certificate(&certs.0, "b.test");
+    let (cert, key) = (certs.0.join("live.crt"), certs.0.join("live.key"));
+    std::fs::copy(&cert_a, &cert).unwrap();
+    std::fs::copy(&key_a, &key).unwrap();
+    let tls_port = free_port();
+    let yaml = config(2, "").replace(
+        "    - interface: 127.0.0.1@{port}\n",
+        &format!(
+            "    - interface: 127.0.0.1@{{port}}\n    - interface: 127.0.0.1@{tls_port}\n      kind: dot\n  tls:\n    cert-file: {}\n    key-file: {}\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let service = Service::start(std::path::Path::new(EXE), &yaml);
+    let before = service.workers();
+    let dot = |ca: &str, name: &str| {
+        let flags = ["+tls".to_owned(), format!("+tls-ca={ca}"), format!("+tls-hostname={name}")];
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        kdig(tls_port, "a.example", "A", &flags)
+    };
+    assert!(dot(&cert_a, "a.test").contains("192.0.2.1"), "{}", dot(&cert_a, "a.test"));
+    // Renewed the way certbot does it: new files renamed into place.
+    for (from, to) in [(&cert_b, &cert), (&key_b, &key)] {
+        let temporary = to.with_extension("new");
+        std::fs::copy(from, &temporary).unwrap();
+        std::fs::rename(&temporary, to).unwrap();
+    }
+    service
+        .wait_log("kresd1 reloaded the TLS certificate", 1, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
+    for _ in 0..4 {
+        // Several queries: each may reach either worker.
+        assert!(dot(&cert_b, "b.test").contains("192.0.2.1"), "{}", dot(&cert_b, "b.test"));
+        assert!(!dot(&cert_a, "a.test").contains("192.0.2.1"), "the old certificate is gone");
+    }
+    // Garbage: refused, the workers keep the certificate they have.
+    std::fs::write(&cert, "not a certificate\n").unwrap();
+    service
+        .wait_log("refused the new TLS certificate", 1, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
+    assert!(dot(&cert_b, "b.test").contains("192.0.2.1"), "{}", dot(&cert_b, "b.test"));
+    assert_eq!(service.workers(), before, "no worker restarted");
+}

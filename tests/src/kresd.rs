@@ -272,3 +272,18 @@ pub fn kdig(port: u16, name: &str, rtype: &str, flags: &[&str]) -> String {
         .expect("kdig runs");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// A self-signed certificate for `name` in `dir`: (certificate, key).
+pub fn certificate(dir: &Path, name: &str) -> (String, String) {
+    let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    let output = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", &format!("/CN={name}"), "-addext", &format!("subjectAltName=DNS:{name}"), "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    (cert.display().to_string(), key.display().to_string())
+}

@@ -2,13 +2,10 @@
 //! over its control socket, and must then behave like a kresd started from B (the oracle,
 //! started next to it): same answers, same values read back over the control socket.
 
-use std::path::Path;
-use std::process::Command;
-
 use kres_manager::config::Config;
 use kres_manager::reconcile::plan::{Impact, Plan, plan};
 use kres_manager::render::{self, WorkerContext};
-use kres_tests::kresd::{self, Answer, Kresd, OFFLINE, REFUSE_THE_REST, TempDir, free_port, kdig};
+use kres_tests::kresd::{self, Answer, Kresd, OFFLINE, REFUSE_THE_REST, TempDir, certificate, free_port, kdig};
 
 /// `{port}` and `{tls-port}` of a config, filled in.
 fn fill(yaml: &str, ports: (u16, u16)) -> String {
@@ -276,21 +273,6 @@ fn the_local_data_chunk_refuses_a_rule_it_did_not_make() {
     // policy.add is the real one again.
     assert_eq!(running.control("policy.add(policy.all(policy.PASS)).id > 0"), "true");
     assert_eq!(running.query("a.example", "A").rcode, "REFUSED");
-}
-
-/// A self-signed certificate for `name` in `dir`: (certificate, key).
-fn certificate(dir: &Path, name: &str) -> (String, String) {
-    let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
-    let output = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-        .args(["-subj", &format!("/CN={name}"), "-addext", &format!("subjectAltName=DNS:{name}"), "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    (cert.display().to_string(), key.display().to_string())
 }
 
 fn tls_config(cert: Option<&(String, String)>) -> String {

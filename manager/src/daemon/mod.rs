@@ -11,6 +11,7 @@ pub mod notify;
 pub mod service;
 pub mod store;
 pub mod supervised;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;

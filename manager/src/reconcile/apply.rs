@@ -531,6 +531,17 @@ impl<B: Backend> Reconciler<B> {
         }
     }
 
+    /// Runs `chunk` on every running worker (e.g. reloading a renewed certificate); each
+    /// worker's outcome.
+    pub async fn run_on_workers(&mut self, chunk: &str) -> Vec<(Program, Result<(), String>)> {
+        let Some(config) = self.running.clone() else { return Vec::new() };
+        let mut outcomes = Vec::new();
+        for program in Self::workers(&config).filter(|p| !self.failed.contains_key(p)) {
+            outcomes.push((program, self.run_chunks(program, &[chunk.to_owned()]).await));
+        }
+        outcomes
+    }
+
     /// Forgets crash-loop verdicts (a reload or a new config gives every process a new chance).
     pub fn clear_failures(&mut self) {
         self.failed.clear();

@@ -122,6 +122,7 @@ pub struct LastApply {
 enum Command {
     Apply { request: Request, reply: oneshot::Sender<Result<Outcome, RequestError>> },
     Shutdown { reply: oneshot::Sender<()> },
+    RunOnWorkers { chunk: String, reply: oneshot::Sender<Vec<(crate::backend::Program, Result<(), String>)>> },
 }
 
 /// The way to the reconcile task.
@@ -136,6 +137,7 @@ impl std::fmt::Debug for Command {
         f.write_str(match self {
             Command::Apply { .. } => "Apply",
             Command::Shutdown { .. } => "Shutdown",
+            Command::RunOnWorkers { .. } => "RunOnWorkers",
         })
     }
 }
@@ -157,6 +159,20 @@ impl Handle {
         let command = Command::Apply { request, reply };
         self.commands.send(command).await.map_err(|_| RequestError::ShuttingDown)?;
         answer.await.map_err(|_| RequestError::ShuttingDown)?
+    }
+
+    /// Whether the task has ended.
+    pub fn is_closed(&self) -> bool {
+        self.commands.is_closed()
+    }
+
+    /// Runs a Lua chunk on every running worker (between changes, never during one).
+    pub async fn run_on_workers(&self, chunk: String) -> Vec<(crate::backend::Program, Result<(), String>)> {
+        let (reply, answer) = oneshot::channel();
+        if self.commands.send(Command::RunOnWorkers { chunk, reply }).await.is_err() {
+            return Vec::new();
+        }
+        answer.await.unwrap_or_default()
     }
 
     /// Stops every process and the supervisor; answers when done.
@@ -206,6 +222,9 @@ pub async fn spawn<B: Backend + 'static>(
                         }
                         let _ = reply.send(());
                         break;
+                    }
+                    Some(Command::RunOnWorkers { chunk, reply }) => {
+                        let _ = reply.send(reconciler.run_on_workers(&chunk).await);
                     }
                     Some(Command::Apply { request, reply }) => {
                         let began = Instant::now();
