@@ -7,8 +7,10 @@
 //! installed kresd version). The resolved config is rendered into kresd Lua, and a reconcile task
 //! drives supervisord so the running workers match it. See `docs/architecture.md`.
 //!
-//! This crate is at its first stage: the binaries exist and answer `--help` and `--version`; the
-//! config model, rendering and orchestration arrive with the issues that build them.
+//! Modules: `config` (the model, loading, JSON Patch), `render` (Lua), `reconcile` (the plan and
+//! the task that applies it), `backend` (supervisord), `kresd` (control socket, stats), `daemon`
+//! (service start, the supervised manager, the config store, file watching), `api` (HTTP),
+//! `client` (kresctl's online commands).
 
 pub mod api;
 pub mod backend;
