@@ -5,8 +5,9 @@
 //!   logged by supervisord) and to the manager's `ready` (every worker answering);
 //! - repair: `kill -9` of a worker until its replacement is READY;
 //! - hot apply: SIGHUP with a new log level until the manager logged it applied (no restart);
-//! - rolling restart of 4 workers under a dnsperf load: duration and queries lost, as dnsperf
-//!   counts them.
+//! - the manager's RSS when idle with 4 workers;
+//! - 10 rolling restarts of 4 workers under one continuous dnsperf load (5,000 queries/s):
+//!   duration of each, and the queries lost as dnsperf counts them.
 //!
 //! Run: `cargo bench -p kres-manager --bench service` (release build; 10 rounds). Without
 //! `--bench` (as `cargo test --all-targets` runs it) one round checks that it works.
@@ -76,7 +77,8 @@ fn main() {
     let exe = Path::new(EXE);
     let (mut start_ready, mut start_manager, mut repair, mut hot, mut rolling) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut lost_total = (0u64, 0u64);
+    let restarts = if full { 10 } else { 2 };
+    let mut rss = Vec::new();
     for round in 0..rounds {
         let began = Instant::now();
         let service = Service::spawn(exe, &config("notice"));
@@ -104,20 +106,27 @@ fn main() {
         until(|| count(&service, "reload: generation") > applied);
         hot.push(sent.elapsed().as_secs_f64() * 1e3);
 
-        // Rolling restart: a network change (EDNS buffer size) under dnsperf.
-        let data = service.dir.0.join("queries.txt");
-        std::fs::write(&data, "a.example A\n").expect("write dnsperf input");
-        let dnsperf = Command::new("dnsperf")
-            .args(["-s", "127.0.0.1", "-p", &service.port.to_string(), "-d"])
-            .arg(&data)
-            .args(["-l", "3", "-Q", "5000", "-c", "8", "-t", "2"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("dnsperf runs (installed by scripts/setup-system.sh)");
-        std::thread::sleep(Duration::from_millis(500));
+        let manager = service.processes()["manager"];
+        rss.push(rss_kib(manager) as f64 / 1024.0);
+        drop(service);
+    }
+    // Rolling restarts (a network change: the EDNS buffer size) under one continuous dnsperf load.
+    let service = Service::start(exe, &config("notice"));
+    let data = service.dir.0.join("queries.txt");
+    std::fs::write(&data, "a.example A\n").expect("write dnsperf input");
+    let seconds = (restarts as u64 * 6 / 10 + 3).to_string();
+    let dnsperf = Command::new("dnsperf")
+        .args(["-s", "127.0.0.1", "-p", &service.port.to_string(), "-d"])
+        .arg(&data)
+        .args(["-l", &seconds, "-Q", "5000", "-c", "8", "-t", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dnsperf runs (installed by scripts/setup-system.sh)");
+    std::thread::sleep(Duration::from_millis(500));
+    for round in 0..restarts {
         let size = 1232 + 8 * (round as u32 + 1);
-        service.write_config(&config(level).replace(
+        service.write_config(&config("notice").replace(
             "    - interface: 127.0.0.1@{port}\n",
             &format!("    - interface: 127.0.0.1@{{port}}\n  edns-buffer-size:\n    downstream: {size}B\n"),
         ));
@@ -126,23 +135,39 @@ fn main() {
         service.signal(Signal::SIGHUP);
         until(|| count(&service, "reload: generation") > applied);
         rolling.push(sent.elapsed().as_secs_f64() * 1e3);
-        let output = dnsperf.wait_with_output().expect("dnsperf finishes");
-        let text = String::from_utf8_lossy(&output.stdout);
-        let (sent, lost) = dnsperf_counts(&text);
-        lost_total.0 += sent;
-        lost_total.1 += lost;
-        assert!(service.log().contains("canary READY"), "the change was a rolling one:\n{}", service.log());
-        drop(service);
+        std::thread::sleep(Duration::from_millis(300));
     }
+    assert_eq!(count(&service, "canary READY"), restarts, "every change was a rolling one:\n{}", service.log());
+    let output = dnsperf.wait_with_output().expect("dnsperf finishes");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let (sent, lost) = dnsperf_counts(&text);
+    let qps = text.lines().find_map(|l| l.trim().strip_prefix("Queries per second:")).unwrap_or("?").trim().to_owned();
+    drop(service);
+
     println!("service start, exec to 4 workers READY (sd_notify): {}", range(&start_ready));
     println!("service start, exec to the manager's ready (every worker answering): {}", range(&start_manager));
     println!("kill -9 of a worker until its replacement is READY: {}", range(&repair));
     println!("hot change (log level) from SIGHUP to applied on 4 workers: {}", range(&hot));
+    println!(
+        "manager RSS, idle with 4 workers: {:.1} MiB (max of {} starts)",
+        rss.iter().copied().fold(0.0, f64::max),
+        rss.len()
+    );
     println!("rolling restart of 4 workers from SIGHUP to applied: {}", range(&rolling));
     println!(
-        "queries during the rolling restarts (dnsperf, 5000 qps, 3 s per round): {} sent, {} lost",
-        lost_total.0, lost_total.1
+        "dnsperf through {restarts} rolling restarts (one run, -Q 5000, {seconds} s, {qps} qps): {sent} sent, {lost} lost"
     );
+}
+
+/// Resident set size of `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
 }
 
 /// How many workers supervisord logged READY (`kresdN entered RUNNING state, READY=1`).

@@ -199,18 +199,45 @@ fn sighup_applies_a_hot_change_without_restarting_workers() {
     let service = start(2);
     let before = service.workers();
     assert_eq!(control(&service, "kresd0", "log_level()"), "'notice'");
-    service.write_config(&config(2, "logging:\n  level: debug\n"));
+    service.write_config(&config(2, "logging:\n  level: debug\n").replace("192.0.2.1", "192.0.2.99"));
     reload(&service, 1);
-    assert!(service.log().contains("reload: generation 2 applied"), "{}", service.log());
+    let log = service.log();
+    assert!(log.contains("reload: generation 2 applied"), "{log}");
+    assert!(!log.contains("canary READY"), "no canary for a hot change: {log}");
     assert_eq!(service.workers(), before, "no worker restarted");
     for worker in ["kresd0", "kresd1"] {
         assert_eq!(control(&service, worker, "log_level()"), "'debug'", "{worker}");
     }
+    for _ in 0..8 {
+        // Each query may reach either worker: both serve the new answer.
+        assert_eq!(answer(&service, "a.example"), ["192.0.2.99"]);
+    }
     // A worker started later gets the same config.
-    assert!(std::fs::read_to_string(service.rundir().join("lua/kresd1.lua")).unwrap().contains("log_level(\"debug\")"));
+    let lua = std::fs::read_to_string(service.rundir().join("lua/kresd1.lua")).unwrap();
+    assert!(lua.contains("log_level(\"debug\")") && lua.contains("192.0.2.99"), "{lua}");
     // The same files again: nothing to do.
     reload(&service, 2);
     assert!(service.log().contains("reload: the config files are unchanged"), "{}", service.log());
+}
+
+#[test]
+fn a_cold_start_answers_from_the_upstream_and_from_local_data() {
+    let knotd = kres_tests::knotd::Knotd::start(&[(
+        "corp.example.",
+        "$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 300\n@ NS ns\nns A 192.0.2.53\nwww A 198.51.100.80\n",
+    )])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let forward = format!(
+        "forward:\n  - subtree: corp.example\n    servers: [{}]\n    options:\n      authoritative: true\n",
+        knotd.address()
+    );
+    let service = Service::start(std::path::Path::new(EXE), &config(2, &forward));
+    assert_eq!(answer(&service, "www.corp.example"), ["198.51.100.80"], "{}", knotd.output());
+    assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
+    assert_eq!(
+        kres_tests::kresd::query(service.port, "elsewhere.example", "A").map(|a| a.rcode),
+        Some("REFUSED".into())
+    );
 }
 
 #[test]
@@ -277,10 +304,11 @@ fn an_invalid_file_on_reload_keeps_the_running_config() {
 fn changing_the_number_of_workers_starts_or_stops_only_the_difference() {
     let service = start(2);
     let before = service.workers();
-    service.write_config(&config(3, ""));
+    service.write_config(&config(4, ""));
     reload(&service, 1);
     let grown = service.workers();
-    assert_eq!(grown.len(), 3, "{}", service.log());
+    assert_eq!(grown.len(), 4, "{}", service.log());
+    assert!(!service.log().contains("canary READY"), "only the difference is started: {}", service.log());
     assert_eq!(grown["kresd0"], before["kresd0"]);
     assert_eq!(grown["kresd1"], before["kresd1"]);
     service.write_config(&config(1, ""));

@@ -207,7 +207,7 @@ impl<B: Backend> Reconciler<B> {
         self.running = Some(config);
         let phases =
             vec![("workers".to_owned(), workers_done), ("cache-gc".to_owned(), began.elapsed() - workers_done)];
-        Ok(Applied { plan: no_plan(self.running.as_deref()), steps, phases })
+        Ok(Applied { plan: Plan::none(self.running.as_deref()), steps, phases })
     }
 
     /// After a manager restart: keeps every worker that runs `config` (its Lua file is what
@@ -265,7 +265,7 @@ impl<B: Backend> Reconciler<B> {
         }
         self.running = Some(config);
         Ok(Applied {
-            plan: no_plan(self.running.as_deref()),
+            plan: Plan::none(self.running.as_deref()),
             steps,
             phases: vec![("adopt".to_owned(), began.elapsed())],
         })
@@ -279,7 +279,7 @@ impl<B: Backend> Reconciler<B> {
         if !restart.is_empty() {
             return Err(ApplyError::RestartRequired { changes: restart });
         }
-        let mut run = Run { plan, steps: Vec::new(), phases: Vec::new(), clock: Instant::now() };
+        let mut run = Run::new(plan);
         if run.plan.is_empty() {
             return Ok(run.finish());
         }
@@ -356,6 +356,8 @@ impl<B: Backend> Reconciler<B> {
                     run.step("rolling", format!("{program} restarted with the new configuration (pid {pid})"));
                 }
                 Err(error) => {
+                    // The failed one too: it may be stopped, or running the new config.
+                    changed.push(program);
                     let rolled_back = self.roll_back(&changed, old).await;
                     self.retire(Program::Canary).await;
                     return Err(ApplyError::Failed {
@@ -367,7 +369,9 @@ impl<B: Backend> Reconciler<B> {
             }
         }
         if let Err(error) = self.scale(old, new, run).await {
-            let rolled_back = self.roll_back(&changed, old).await;
+            let mut undo = Run::new(Plan::none(Some(old)));
+            let scaled_back = self.scale(new, old, &mut undo).await.is_ok();
+            let rolled_back = self.roll_back(&changed, old).await && scaled_back;
             self.retire(Program::Canary).await;
             let message = error.to_string();
             return Err(ApplyError::Failed { step: "changing the number of workers".into(), message, rolled_back });
@@ -641,9 +645,15 @@ async fn idle(program: Program, socket: &std::path::Path, timeouts: Timeouts) {
 }
 
 /// The plan of a start or an adoption: nothing changes in the config.
-fn no_plan(config: Option<&Config>) -> Plan {
-    let workers = config.map_or(0, |c| c.workers);
-    Plan { changes: Vec::new(), hot_lua: Vec::new(), workers: (workers, workers), cache_gc: false }
+trait NoPlan {
+    fn none(config: Option<&Config>) -> Plan;
+}
+
+impl NoPlan for Plan {
+    fn none(config: Option<&Config>) -> Plan {
+        let workers = config.map_or(0, |c| c.workers);
+        Plan { changes: Vec::new(), hot_lua: Vec::new(), workers: (workers, workers), cache_gc: false }
+    }
 }
 
 fn new_has(new: &Config, program: Program) -> bool {
@@ -672,6 +682,10 @@ struct Run {
 }
 
 impl Run {
+    fn new(plan: Plan) -> Run {
+        Run { plan, steps: Vec::new(), phases: Vec::new(), clock: Instant::now() }
+    }
+
     fn step(&mut self, phase: &str, text: String) {
         tracing::info!("{text}");
         self.steps.push(text);
@@ -685,5 +699,173 @@ impl Run {
 
     fn finish(self) -> Applied {
         Applied { plan: self.plan, steps: self.steps, phases: self.phases }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use schema_core::{FakeSystem, ResolveOptions};
+
+    use super::*;
+    use crate::backend::fake::FakeBackend;
+
+    fn config(yaml: &str) -> Arc<Config> {
+        let document = schema_core::yaml::parse(yaml, Some("t.yaml")).expect("parses");
+        let validated = crate::config::validate(&document, &FakeSystem::default(), ResolveOptions::default());
+        Arc::new(validated.expect("valid").config)
+    }
+
+    struct Fixture {
+        reconciler: Reconciler<FakeBackend>,
+        dir: std::path::PathBuf,
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A reconciler over the fake backend whose workers run `yaml`; the backend's log cleared.
+    async fn started(yaml: &str) -> Fixture {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("kres-apply-{}-{n}", std::process::id()));
+        let layout = Layout::new(&dir, None);
+        layout.create().expect("dirs");
+        let binaries = Binaries { kresd: "/usr/sbin/kresd".into(), cache_gc: "/usr/sbin/kres-cache-gc".into() };
+        let timeouts =
+            Timeouts { control: Duration::from_millis(50), drain: Duration::from_millis(50), ..Timeouts::default() };
+        let config = config(yaml);
+        let mut backend = FakeBackend::new();
+        backend.prepare(&layout.setup(&config, &binaries, &timeouts, None)).await.expect("prepare");
+        let mut reconciler = Reconciler::new(backend, layout, binaries, timeouts, None);
+        reconciler.start(config).await.expect("start");
+        reconciler.backend().log.clear();
+        Fixture { reconciler, dir }
+    }
+
+    fn lua(fixture: &Fixture, name: &str) -> String {
+        std::fs::read_to_string(Path::new(&fixture.dir).join("lua").join(format!("{name}.lua"))).expect("lua file")
+    }
+
+    const TWO: &str = "workers: 2\n";
+    const ROLLING: &str = "workers: 2\nnetwork:\n  edns-buffer-size:\n    downstream: 1400B\n";
+
+    #[tokio::test]
+    async fn a_rolling_change_goes_canary_first_then_one_worker_at_a_time() {
+        let mut fixture = started(TWO).await;
+        let applied = fixture.reconciler.apply(config(ROLLING)).await.expect("applied");
+        assert!(applied.plan.rolling());
+        assert_eq!(
+            fixture.reconciler.backend().log,
+            [
+                "stop canary",
+                "start canary",
+                "stop kresd0",
+                "start kresd0",
+                "stop kresd1",
+                "start kresd1",
+                "stop canary"
+            ]
+        );
+        assert!(lua(&fixture, "kresd1").contains("net.bufsize(1400, 1232)"), "{}", lua(&fixture, "kresd1"));
+        assert_eq!(
+            fixture.reconciler.running().map(|c| c.network.edns_buffer_size.downstream),
+            Some(schema_core::Size(1400))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_config_the_canary_refuses_touches_no_worker() {
+        let mut fixture = started(TWO).await;
+        fixture.reconciler.backend().refuse_config(Program::Canary, &["error: bad config"]);
+        let error = fixture.reconciler.apply(config(ROLLING)).await.expect_err("refused");
+        match &error {
+            ApplyError::Rejected { output, .. } => {
+                assert!(output.len() == 1 && output[0].ends_with("]: error: bad config"), "{output:?}")
+            }
+            other => panic!("{other}"),
+        }
+        assert!(error.to_string().contains("error: bad config"), "{error}");
+        assert_eq!(fixture.reconciler.backend().log, ["stop canary", "start canary", "stop canary"]);
+        assert!(lua(&fixture, "kresd0").contains("net.bufsize(1232, 1232)"));
+        let running = fixture.reconciler.running().expect("running");
+        assert_eq!(running.network.edns_buffer_size.downstream, schema_core::Size(1232));
+    }
+
+    #[tokio::test]
+    async fn a_worker_failing_half_way_is_rolled_back_with_the_ones_already_changed() {
+        let mut fixture = started(TWO).await;
+        fixture.reconciler.backend().refuse_config(Program::Worker(1), &["kresd1 says no"]);
+        let error = fixture.reconciler.apply(config(ROLLING)).await.expect_err("failed");
+        assert!(matches!(error, ApplyError::Failed { .. }), "{error}");
+        let log = fixture.reconciler.backend().log.clone();
+        // kresd0 was changed, kresd1 failed: both go back to the old config, the canary goes.
+        assert_eq!(
+            log,
+            [
+                "stop canary",
+                "start canary",
+                "stop kresd0",
+                "start kresd0",
+                "stop kresd1",
+                "start kresd1",
+                "stop kresd0",
+                "start kresd0",
+                "stop kresd1",
+                "start kresd1",
+                "stop canary"
+            ]
+        );
+        assert!(lua(&fixture, "kresd0").contains("net.bufsize(1232, 1232)"));
+        assert!(lua(&fixture, "kresd1").contains("net.bufsize(1232, 1232)"));
+        assert_eq!(
+            fixture.reconciler.running().map(|c| c.network.edns_buffer_size.downstream),
+            Some(schema_core::Size(1232))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_number_of_workers_changes_only_the_difference() {
+        let mut fixture = started(TWO).await;
+        fixture.reconciler.apply(config("workers: 4\n")).await.expect("grown");
+        assert_eq!(fixture.reconciler.backend().log, ["reconfigure 4 workers", "start kresd2", "start kresd3"]);
+        fixture.reconciler.backend().log.clear();
+        fixture.reconciler.apply(config("workers: 1\n")).await.expect("shrunk");
+        assert_eq!(
+            fixture.reconciler.backend().log,
+            ["stop kresd3", "stop kresd2", "stop kresd1", "reconfigure 1 workers"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_needing_a_service_restart_is_refused_before_anything_is_done() {
+        let mut fixture = started(TWO).await;
+        let error = fixture.reconciler.apply(config("workers: 2\nrundir: /elsewhere\n")).await.expect_err("refused");
+        assert!(matches!(error, ApplyError::RestartRequired { .. }), "{error}");
+        assert!(error.to_string().contains("/rundir"), "{error}");
+        assert!(fixture.reconciler.backend().log.is_empty());
+    }
+
+    #[tokio::test]
+    async fn crashes_are_repaired_and_a_crash_loop_is_given_up() {
+        let mut fixture = started(TWO).await;
+        for round in 1..=CRASH_LIMIT {
+            fixture.reconciler.backend().crash(Program::Worker(1), 1, false);
+            let events = fixture.reconciler.repair().await.expect("repair");
+            assert_eq!(events.len(), if round < CRASH_LIMIT { 1 } else { 2 }, "{events:?}");
+        }
+        let status = fixture.reconciler.status().await.expect("status");
+        let kresd1 = status.iter().find(|p| p.name == "kresd1").expect("listed");
+        assert!(kresd1.failed && kresd1.restarts == CRASH_LIMIT as u64, "{kresd1:?}");
+        assert!(fixture.reconciler.ready().await.is_err());
+        // Given up: not started again until a new config or a forced reload clears it.
+        assert!(fixture.reconciler.repair().await.expect("repair").is_empty());
+        fixture.reconciler.clear_failures();
+        assert_eq!(fixture.reconciler.repair().await.expect("repair").len(), 1);
+        assert!(fixture.reconciler.ready().await.is_ok());
     }
 }
