@@ -50,10 +50,13 @@ fn watched(handle: &Handle) -> (Option<(PathBuf, PathBuf)>, u64) {
     (files, status.revision.generation)
 }
 
+/// What was seen last: the config's generation, the two paths and their stamps.
+type Seen = (u64, PathBuf, PathBuf, Option<Stamp>, Option<Stamp>);
+
 /// Runs until the reconcile task is gone. The first look happens at once: the workers loaded
 /// the files just before.
 pub async fn watch_certificates(handle: Handle) {
-    let mut seen: Option<(u64, PathBuf, PathBuf, Option<Stamp>, Option<Stamp>)> = None;
+    let mut seen: Option<Seen> = None;
     let mut pending = false;
     while !handle.is_closed() {
         if let (Some((cert, key)), generation) = watched(&handle) {
