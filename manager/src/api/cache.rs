@@ -1,0 +1,265 @@
+//! `POST /cache/clear`: Knot Resolver 6's body (`name`, `exact-name`, `rr-type`, `chunk-size`,
+//! all optional), validated, then `cache.clear(...)` run over one worker's control socket (the
+//! cache is shared by every worker, so one clear is enough). Every value reaches Lua through
+//! [`crate::render::lua`].
+//!
+//! kresd 5.6's `cache.clear(name, exact_name, rr_type, chunk_size)`: without a name (or with `.`
+//! and not `exact-name`) it clears everything; `rr-type` needs `exact-name` and excludes
+//! `chunk-size`; a subtree is cleared `chunk-size` records at a time (default 100), the rest
+//! asynchronously. Its result table is the answer (`count`, and notes such as `chunk_limit`).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::response::Json;
+use serde_json::Value;
+
+use super::body::{self, Flags};
+use super::{ApiError, ApiState, CACHE_CLEAR_TIMEOUT};
+use crate::backend::Program;
+use crate::kresd::control;
+use crate::render::lua;
+
+/// A validated `/cache/clear` body.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CacheClear {
+    pub name: Option<String>,
+    pub exact_name: bool,
+    /// The type's name and number.
+    pub rr_type: Option<(String, u16)>,
+    pub chunk_size: Option<u64>,
+}
+
+/// The record types kresd 5.6 knows by name (`kres.type`).
+pub const RR_TYPES: &[(&str, u16)] = &[
+    ("A", 1),
+    ("NS", 2),
+    ("MD", 3),
+    ("MF", 4),
+    ("CNAME", 5),
+    ("SOA", 6),
+    ("MB", 7),
+    ("MG", 8),
+    ("MR", 9),
+    ("NULL", 10),
+    ("WKS", 11),
+    ("PTR", 12),
+    ("HINFO", 13),
+    ("MINFO", 14),
+    ("MX", 15),
+    ("TXT", 16),
+    ("RP", 17),
+    ("AFSDB", 18),
+    ("X25", 19),
+    ("ISDN", 20),
+    ("RT", 21),
+    ("NSAP", 22),
+    ("NSAP-PTR", 23),
+    ("SIG", 24),
+    ("KEY", 25),
+    ("PX", 26),
+    ("GPOS", 27),
+    ("AAAA", 28),
+    ("LOC", 29),
+    ("NXT", 30),
+    ("EID", 31),
+    ("NIMLOC", 32),
+    ("SRV", 33),
+    ("ATMA", 34),
+    ("NAPTR", 35),
+    ("KX", 36),
+    ("CERT", 37),
+    ("A6", 38),
+    ("DNAME", 39),
+    ("SINK", 40),
+    ("OPT", 41),
+    ("APL", 42),
+    ("DS", 43),
+    ("SSHFP", 44),
+    ("IPSECKEY", 45),
+    ("RRSIG", 46),
+    ("NSEC", 47),
+    ("DNSKEY", 48),
+    ("DHCID", 49),
+    ("NSEC3", 50),
+    ("NSEC3PARAM", 51),
+    ("TLSA", 52),
+    ("SMIMEA", 53),
+    ("HIP", 55),
+    ("NINFO", 56),
+    ("RKEY", 57),
+    ("TALINK", 58),
+    ("CDS", 59),
+    ("CDNSKEY", 60),
+    ("OPENPGPKEY", 61),
+    ("CSYNC", 62),
+    ("ZONEMD", 63),
+    ("SVCB", 64),
+    ("HTTPS", 65),
+    ("SPF", 99),
+    ("UINFO", 100),
+    ("UID", 101),
+    ("GID", 102),
+    ("UNSPEC", 103),
+    ("NID", 104),
+    ("L32", 105),
+    ("L64", 106),
+    ("LP", 107),
+    ("EUI48", 108),
+    ("EUI64", 109),
+    ("TKEY", 249),
+    ("TSIG", 250),
+    ("IXFR", 251),
+    ("AXFR", 252),
+    ("MAILB", 253),
+    ("MAILA", 254),
+    ("ANY", 255),
+    ("URI", 256),
+    ("CAA", 257),
+    ("AVC", 258),
+    ("DOA", 259),
+    ("TA", 32768),
+    ("DLV", 32769),
+];
+
+/// The number of a record type: a name from [`RR_TYPES`] (any case) or `TYPEnnn` (RFC 3597).
+pub fn rr_type(text: &str) -> Option<u16> {
+    let upper = text.to_ascii_uppercase();
+    if let Some(number) = upper.strip_prefix("TYPE") {
+        return number.parse().ok().filter(|_| !number.starts_with('+'));
+    }
+    RR_TYPES.iter().find(|(name, _)| *name == upper).map(|(_, number)| *number)
+}
+
+/// Validates a body; every problem at once, each with its pointer into the body.
+pub fn parse(body: &Value) -> Result<CacheClear, ApiError> {
+    let mut problems: Vec<(String, String)> = Vec::new();
+    let mut clear = CacheClear::default();
+    let fields = match body {
+        Value::Null => return Ok(clear),
+        Value::Object(fields) => fields,
+        _ => return Err(ApiError::Unprocessable(vec![(String::new(), "the body is a mapping".into())])),
+    };
+    for (key, value) in fields {
+        let pointer = format!("/{key}");
+        let mut problem = |message: String| problems.push((pointer.clone(), message));
+        match (key.as_str(), value) {
+            ("name" | "rr-type" | "chunk-size", Value::Null) => {}
+            ("name", Value::String(name)) => match schema_core::DomainName::parse(name) {
+                Ok(name) => clear.name = Some(name.fqdn()),
+                Err(message) => problem(message),
+            },
+            ("exact-name", Value::Bool(exact)) => clear.exact_name = *exact,
+            ("rr-type", Value::String(text)) => match rr_type(text) {
+                Some(number) => clear.rr_type = Some((text.to_ascii_uppercase(), number)),
+                None => problem(format!("{text:?} is not a record type kresd knows (A, AAAA, NS, MX, TYPE65, ...)")),
+            },
+            ("chunk-size", Value::Number(n)) => match n.as_u64() {
+                Some(size) if size > 0 => clear.chunk_size = Some(size),
+                _ => problem(format!("{n} is not a positive integer")),
+            },
+            ("name" | "rr-type", _) => problem("expected a string".into()),
+            ("exact-name", _) => problem("expected true or false".into()),
+            ("chunk-size", _) => problem("expected a positive integer".into()),
+            _ => problem(format!("unknown key `{key}` (name, exact-name, rr-type, chunk-size)")),
+        }
+    }
+    if clear.name.is_none() && (clear.exact_name || clear.rr_type.is_some() || clear.chunk_size.is_some()) {
+        let what = if clear.exact_name {
+            "exact-name"
+        } else if clear.rr_type.is_some() {
+            "rr-type"
+        } else {
+            "chunk-size"
+        };
+        problems.push(("/name".into(), format!("`{what}` needs a `name`; without one the whole cache is cleared")));
+    }
+    if clear.rr_type.is_some() && !clear.exact_name && clear.name.is_some() {
+        problems.push((
+            "/exact-name".into(),
+            "`rr-type` needs `exact-name: true` (kresd clears one type of one name only)".into(),
+        ));
+    }
+    if clear.rr_type.is_some() && clear.chunk_size.is_some() {
+        problems.push(("/chunk-size".into(), "`chunk-size` cannot be combined with `rr-type`".into()));
+    }
+    if problems.is_empty() { Ok(clear) } else { Err(ApiError::Unprocessable(problems)) }
+}
+
+impl CacheClear {
+    /// The Lua call.
+    pub fn lua(&self) -> String {
+        let Some(name) = &self.name else { return "cache.clear()".into() };
+        let rr_type = self.rr_type.as_ref().map_or("nil".to_owned(), |(_, number)| number.to_string());
+        let chunk = self.chunk_size.map_or("nil".to_owned(), |size| size.to_string());
+        format!("cache.clear({}, {}, {rr_type}, {chunk})", lua::string(name), self.exact_name)
+    }
+}
+
+/// `POST /cache/clear`.
+pub async fn clear(
+    State(state): State<ApiState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    Flags::parse(uri.query(), &[])?;
+    let clear = parse(&body::document(&headers, body).await?)?;
+    let status = state.handle().status();
+    let mut workers: Vec<u32> = status
+        .processes
+        .iter()
+        .filter(|p| p.kind == "kresd" && p.pid.is_some() && p.state == "running")
+        .filter_map(|p| match Program::from_name(&p.name) {
+            Some(Program::Worker(n)) => Some(n),
+            _ => None,
+        })
+        .collect();
+    workers.sort_unstable();
+    let Some(worker) = workers.first() else {
+        return Err(ApiError::Unavailable("no worker is running to clear the cache".into()));
+    };
+    let socket = state.layout().control(Program::Worker(*worker));
+    tracing::info!("clearing the cache: {}", clear.lua());
+    let answer = control::json(&socket, &clear.lua(), CACHE_CLEAR_TIMEOUT).await?;
+    Ok(Json(answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn bodies_become_escaped_lua() {
+        assert_eq!(parse(&Value::Null).unwrap().lua(), "cache.clear()");
+        assert_eq!(parse(&json!({})).unwrap().lua(), "cache.clear()");
+        let clear = parse(&json!({"name": "example.com", "chunk-size": 10})).unwrap();
+        assert_eq!(clear.lua(), r#"cache.clear("example.com.", false, nil, 10)"#);
+        let clear = parse(&json!({"name": "a.example.", "exact-name": true, "rr-type": "aaaa"})).unwrap();
+        assert_eq!(clear.lua(), r#"cache.clear("a.example.", true, 28, nil)"#);
+        assert_eq!(rr_type("TYPE65"), Some(65));
+        assert_eq!(rr_type("TYPE+1"), None);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_pointer() {
+        let Err(ApiError::Unprocessable(problems)) =
+            parse(&json!({"name": "bad name\"", "rr-type": "NOPE", "chunk-size": 0, "extra": 1}))
+        else {
+            panic!("invalid");
+        };
+        let pointers: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(pointers, ["/name", "/rr-type", "/chunk-size", "/extra"], "{problems:?}");
+        let Err(ApiError::Unprocessable(problems)) =
+            parse(&json!({"name": "example.", "rr-type": "A", "chunk-size": 5}))
+        else {
+            panic!("invalid");
+        };
+        let pointers: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(pointers, ["/exact-name", "/chunk-size"], "{problems:?}");
+        assert!(parse(&json!({"exact-name": true})).is_err());
+        assert!(parse(&json!([1])).is_err());
+    }
+}

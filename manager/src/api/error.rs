@@ -1,0 +1,191 @@
+//! [`ApiError`]: every way a request can fail, and the response each one is.
+//!
+//! The body is always `{"errors": [{"pointer": "...", "message": "..."}]}`: one entry per
+//! problem, `pointer` an RFC 6901 pointer into the config document (or the request body, for
+//! body syntax errors and `/cache/clear` fields), `""` when the problem is about nothing in
+//! particular. Client mistakes are 4xx with every problem; our own faults are logged and
+//! answered 500 with an opaque message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use schema_core::Report;
+use serde_json::json;
+
+use crate::config::patch::PatchError;
+use crate::kresd::control::ControlError;
+use crate::reconcile::apply::ApplyError;
+use crate::reconcile::task::RequestError;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not well-formed JSON or YAML (each problem with its `line:column`).
+    #[error("the request body is malformed:\n{0}")]
+    Syntax(Report),
+    /// Something else about the request is malformed (a query parameter, a pointer, the shape
+    /// of a JSON Patch).
+    #[error("{message}")]
+    BadRequest { pointer: String, message: String },
+    #[error("the body's Content-Type {0:?} is neither JSON nor YAML")]
+    UnsupportedMediaType(String),
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// The pointer names nothing in the configuration.
+    #[error("{pointer}: {message}")]
+    NotFound { pointer: String, message: String },
+    #[error("no route {path}")]
+    NoRoute { path: String },
+    #[error("{path} does not take this method")]
+    MethodNotAllowed { path: String },
+    /// The request is understood but its content is invalid (every problem, with pointers).
+    #[error("{}", entries_text(.0))]
+    Unprocessable(Vec<(String, String)>),
+    /// The config files are invalid (a reload); every problem with its `file:line:column`.
+    #[error("the config files are invalid:\n{0}")]
+    InvalidFiles(Report),
+    /// The reconcile task refused or failed the request.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// A worker's control socket failed (a `/cache/clear`).
+    #[error(transparent)]
+    Worker(#[from] ControlError),
+    /// Nothing can serve the request right now (no running worker, the service stopping).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Our own fault; the text goes to the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn entries_text(entries: &[(String, String)]) -> String {
+    entries
+        .iter()
+        .map(|(p, m)| if p.is_empty() { m.clone() } else { format!("{p}: {m}") })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One `{"pointer", "message"}` entry.
+fn entry(pointer: &str, message: impl Into<String>) -> serde_json::Value {
+    json!({"pointer": pointer, "message": message.into()})
+}
+
+/// Every error of a report, with its position (when known) in the message.
+fn report_entries(report: &Report) -> Vec<serde_json::Value> {
+    report
+        .errors()
+        .map(|problem| {
+            let message = match &problem.span {
+                Some(span) => format!("{} (at {span})", problem.message),
+                None => problem.message.clone(),
+            };
+            entry(&problem.pointer.to_string(), message)
+        })
+        .collect()
+}
+
+fn patch_error(error: &PatchError) -> (StatusCode, serde_json::Value) {
+    match error {
+        PatchError::BadPointer { pointer } => {
+            (StatusCode::BAD_REQUEST, entry(pointer, "not a JSON pointer (it must be empty or start with `/`)"))
+        }
+        PatchError::Missing { pointer } => {
+            (StatusCode::NOT_FOUND, entry(pointer, "no such value in the configuration"))
+        }
+        PatchError::Invalid { pointer, message } => (StatusCode::UNPROCESSABLE_ENTITY, entry(pointer, message.clone())),
+        PatchError::TestFailed { pointer, actual, expected } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            entry(pointer, format!("test failed: the value is {actual}, not {expected}")),
+        ),
+        PatchError::BadOperation { index, message } => {
+            (StatusCode::BAD_REQUEST, entry(&format!("/{index}"), format!("JSON Patch operation {index}: {message}")))
+        }
+    }
+}
+
+impl ApiError {
+    /// The status and the entries of the response.
+    pub fn parts(&self) -> (StatusCode, Vec<serde_json::Value>) {
+        let one = |status, pointer: &str, message: String| (status, vec![entry(pointer, message)]);
+        match self {
+            ApiError::Syntax(report) => (StatusCode::BAD_REQUEST, report_entries(report)),
+            ApiError::BadRequest { pointer, message } => one(StatusCode::BAD_REQUEST, pointer, message.clone()),
+            ApiError::UnsupportedMediaType(_) => one(StatusCode::UNSUPPORTED_MEDIA_TYPE, "", self.to_string()),
+            ApiError::TooLarge { .. } => one(StatusCode::PAYLOAD_TOO_LARGE, "", self.to_string()),
+            ApiError::NotFound { pointer, message } => one(StatusCode::NOT_FOUND, pointer, message.clone()),
+            ApiError::NoRoute { .. } => one(StatusCode::NOT_FOUND, "", self.to_string()),
+            ApiError::MethodNotAllowed { .. } => one(StatusCode::METHOD_NOT_ALLOWED, "", self.to_string()),
+            ApiError::Unprocessable(entries) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, entries.iter().map(|(p, m)| entry(p, m.clone())).collect())
+            }
+            ApiError::InvalidFiles(report) => (StatusCode::UNPROCESSABLE_ENTITY, report_entries(report)),
+            ApiError::Request(error) => request_parts(error),
+            ApiError::Worker(ControlError::Lua { message, .. }) => {
+                one(StatusCode::UNPROCESSABLE_ENTITY, "", format!("kresd refused the request: {message}"))
+            }
+            ApiError::Worker(error) => one(StatusCode::SERVICE_UNAVAILABLE, "", error.to_string()),
+            ApiError::Unavailable(message) => one(StatusCode::SERVICE_UNAVAILABLE, "", message.clone()),
+            ApiError::Internal(_) => internal(),
+        }
+    }
+}
+
+fn internal() -> (StatusCode, Vec<serde_json::Value>) {
+    (StatusCode::INTERNAL_SERVER_ERROR, vec![entry("", "internal error of the manager; its log has the details")])
+}
+
+fn request_parts(error: &RequestError) -> (StatusCode, Vec<serde_json::Value>) {
+    match error {
+        RequestError::PreconditionFailed { .. } => {
+            (StatusCode::PRECONDITION_FAILED, vec![entry("", error.to_string())])
+        }
+        RequestError::Patch(patch) => {
+            let (status, entry) = patch_error(patch);
+            (status, vec![entry])
+        }
+        RequestError::StaleApiChange(patch) => {
+            let pointer = match patch {
+                PatchError::BadPointer { pointer }
+                | PatchError::Missing { pointer }
+                | PatchError::Invalid { pointer, .. }
+                | PatchError::TestFailed { pointer, .. } => pointer.clone(),
+                PatchError::BadOperation { .. } => String::new(),
+            };
+            (StatusCode::UNPROCESSABLE_ENTITY, vec![entry(&pointer, error.to_string())])
+        }
+        RequestError::Invalid(report) => (StatusCode::UNPROCESSABLE_ENTITY, report_entries(report)),
+        RequestError::Apply(ApplyError::RestartRequired { changes }) => (
+            StatusCode::CONFLICT,
+            changes
+                .iter()
+                .map(|change| {
+                    entry(
+                        &change.pointer,
+                        format!("changing this needs a restart of the whole service ({})", change.action),
+                    )
+                })
+                .collect(),
+        ),
+        RequestError::Apply(rejected @ ApplyError::Rejected { .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, vec![entry("", rejected.to_string())])
+        }
+        // The resolver failed half-way (and was rolled back): the operator needs the message.
+        RequestError::Apply(failed @ ApplyError::Failed { .. }) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, vec![entry("", failed.to_string())])
+        }
+        RequestError::Apply(ApplyError::Render(_) | ApplyError::Write { .. } | ApplyError::Backend(_)) => internal(),
+        RequestError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, vec![entry("", error.to_string())]),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, errors) = self.parts();
+        if status.is_server_error() {
+            tracing::error!("API: {self}");
+        } else {
+            tracing::debug!("API: {status}: {self}");
+        }
+        (status, Json(json!({ "errors": errors }))).into_response()
+    }
+}
