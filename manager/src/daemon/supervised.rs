@@ -114,14 +114,22 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     let address = probe_address(&revision.config);
     let generation = revision.generation;
     let workers = revision.config.workers;
+    let management = revision.config.management.clone();
     let (handle, task) = task::spawn(reconciler, revision, api_changes, validate, layout.state_file()).await;
+    tokio::spawn(super::watch::watch_certificates(handle.clone()));
+    let daemon = Daemon { handle: handle.clone(), files: options.files.clone(), kresd: options.binaries.kresd.clone() };
+    // The API serves from now on; `POST /stop` comes back to the loop below.
+    let (stop_sender, mut stop_requests) = tokio::sync::mpsc::channel(1);
+    let _api = crate::api::start(daemon.clone(), layout.clone(), &management, stop_sender)
+        .await
+        .inspect_err(|error| tracing::error!("the management API is not available: {error}"))
+        .ok();
     if let Some(address) = address {
         wait_for_answers(address, timeouts.ready).await;
     }
     tracing::info!("ready: {workers} worker(s) serving, generation {generation}, after {:?}", began.elapsed());
     sd_notify(&format!("READY=1\nSTATUS=generation {generation}, {workers} worker(s) ready"));
 
-    let daemon = Daemon { handle: handle.clone(), files: options.files.clone(), kresd: options.binaries.kresd.clone() };
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -136,6 +144,10 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
                 }
                 let status = handle.status();
                 sd_notify(&format!("READY=1\nSTATUS=generation {}", status.revision.generation));
+            }
+            Some(()) = stop_requests.recv() => {
+                tracing::info!("stopping the service (asked through the API)");
+                handle.shutdown().await;
             }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
