@@ -80,6 +80,11 @@ impl Service {
         self.dir.0.join("run")
     }
 
+    /// The API socket tests use (when the config names none).
+    pub fn api_socket(&self) -> PathBuf {
+        self.rundir().join("api.sock")
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.dir.0.join("config.yaml")
     }
@@ -89,9 +94,13 @@ impl Service {
     }
 
     /// Replaces the config file (`{port}` and `{rundir}` filled in; the rundir is
-    /// `<test dir>/run`).
+    /// `<test dir>/run`). A config without a `management` section gets the API on
+    /// `<rundir>/api.sock` (instead of the system-wide default socket).
     pub fn write_config(&self, yaml: &str) {
-        let text = fill(yaml, self.port, &self.rundir());
+        let mut text = fill(yaml, self.port, &self.rundir());
+        if !text.lines().any(|line| line.starts_with("management:")) {
+            text.push_str(&format!("management:\n  unix-socket: {}\n", self.api_socket().display()));
+        }
         let temporary = self.dir.0.join("config.yaml.new");
         std::fs::write(&temporary, text).expect("write config");
         std::fs::rename(&temporary, self.config_path()).expect("replace config");

@@ -279,20 +279,11 @@ async fn edit(
     answer(state, result).await
 }
 
-/// How long an answer waits for the task's status to show the revision it applied.
-const STATUS_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// The response to an apply: the outcome, or the error, with the ETag after it. The task
-/// replies before it publishes its new status, so the answer waits (briefly) until the status
-/// shows the applied generation: a client that reads right after its change sees it.
+/// The response to an apply: the outcome, or the error, with the ETag after it. (The task
+/// publishes its new status before it replies, so a client reading right after sees it.)
 async fn answer(state: &ApiState, result: Result<Outcome, ApiError>) -> Response {
     match result {
         Ok(outcome) => {
-            let mut status = state.handle().watch();
-            let caught_up = status.wait_for(|s| s.revision.generation >= outcome.generation);
-            if tokio::time::timeout(STATUS_CATCH_UP, caught_up).await.is_err() {
-                tracing::warn!("the status did not show generation {} within {STATUS_CATCH_UP:?}", outcome.generation);
-            }
             let etag = outcome.etag.clone();
             let body = json!({
                 "generation": outcome.generation,

@@ -236,7 +236,10 @@ pub async fn spawn<B: Backend + 'static>(
                             let last = LastApply { ok: applied, at: std::time::SystemTime::now(), duration: began.elapsed(), phases };
                             status_tx.send_modify(|status| { status.last_apply = Some(last); status.applies += 1; });
                         }
+                        // Whoever reads the status after the reply sees the new revision.
+                        publish(&mut reconciler, &current, &status_tx).await;
                         let _ = reply.send(result);
+                        continue;
                     }
                 },
                 _ = ticker.tick() => {
@@ -246,18 +249,23 @@ pub async fn spawn<B: Backend + 'static>(
                     }
                 }
             }
-            let processes = reconciler.status().await.unwrap_or_default();
-            let ready = reconciler.ready().await;
-            let (revision, api_changes) = (current.revision.clone(), current.api_changes.clone());
-            status_tx.send_modify(|status| {
-                status.revision = revision;
-                status.api_changes = api_changes;
-                status.processes = processes;
-                status.ready = ready;
-            });
+            publish(&mut reconciler, &current, &status_tx).await;
         }
     });
     (Handle { commands, status: status_rx }, task)
+}
+
+/// Publishes the current revision and the processes' state.
+async fn publish<B: Backend>(reconciler: &mut Reconciler<B>, state: &State, status_tx: &watch::Sender<Status>) {
+    let processes = reconciler.status().await.unwrap_or_default();
+    let ready = reconciler.ready().await;
+    let (revision, api_changes) = (state.revision.clone(), state.api_changes.clone());
+    status_tx.send_modify(|status| {
+        status.revision = revision;
+        status.api_changes = api_changes;
+        status.processes = processes;
+        status.ready = ready;
+    });
 }
 
 /// What the task keeps between requests.
