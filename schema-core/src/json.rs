@@ -1,6 +1,7 @@
 //! JSON → [`Value`] with positions. A small recursive-descent parser of RFC 8259 (no extensions),
 //! written here because `serde_json` does not report where each value sits in the text.
-//! Duplicate keys and documents nested deeper than the limit are rejected like in YAML.
+//! Duplicate keys, documents nested deeper than the limit and documents longer than the limit
+//! are rejected like in YAML.
 
 use compact_str::CompactString;
 
@@ -15,12 +16,14 @@ pub fn parse(text: &str, file: Option<&str>) -> Result<Value, Report> {
 }
 
 pub fn parse_with_limits(text: &str, file: Option<&str>, limits: Limits) -> Result<Value, Report> {
+    let file = file.map(FileId::intern);
+    crate::yaml::check_size(text, file, limits)?;
     let mut parser = JsonParser {
         text: text.as_bytes(),
         pos: 0,
         line: 1,
         line_start: 0,
-        file: file.map(FileId::intern),
+        file,
         path: Vec::new(),
         limits,
         nodes: 0,

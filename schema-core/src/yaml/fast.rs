@@ -28,6 +28,7 @@ pub(super) fn parse(text: &str, file: Option<FileId>, limits: Limits) -> Option<
         end: text.find('\n').unwrap_or(text.len()),
         line: 1,
         ascii: true,
+        column_cache: std::cell::Cell::new((0, 1)),
         nodes: 0,
         entries: Vec::new(),
         items: Vec::new(),
@@ -45,6 +46,8 @@ struct Fast<'t> {
     end: usize,
     line: u32,
     ascii: bool,
+    /// The last (byte position, column) computed on a non-ASCII line.
+    column_cache: std::cell::Cell<(usize, u32)>,
     nodes: usize,
     /// Scratch stacks: collections are gathered here and moved into exactly sized vectors.
     entries: Vec<(Key, Value)>,
@@ -120,9 +123,19 @@ impl<'t> Fast<'t> {
     }
 
     fn column(&self, at: usize) -> u32 {
-        let before = &self.text[self.start..at];
-        let chars = if self.ascii { before.len() } else { before.chars().count() };
-        chars as u32 + 1
+        if self.ascii {
+            return (at - self.start) as u32 + 1;
+        }
+        // Count from the last computed position when it is on this line and not past `at`:
+        // counting from the line's start for every node costs O(n²) on one long line of
+        // non-ASCII flow items.
+        let (mut from, mut column) = self.column_cache.get();
+        if from < self.start || from > at {
+            (from, column) = (self.start, 1);
+        }
+        column += self.text[from..at].chars().count() as u32;
+        self.column_cache.set((at, column));
+        column
     }
 
     fn span(&self, from: usize, to: usize) -> Span {
@@ -530,6 +543,9 @@ impl<'t> Fast<'t> {
         }
         let span = self.span(at, at + 1);
         let mark = self.entries.len();
+        // As in block mappings: a scan while small, a set once not (a one-line mapping of many
+        // keys must not cost keys² comparisons).
+        let mut seen: Option<HashSet<CompactString>> = None;
         let mut i = self.skip_spaces(at + 1);
         if self.byte(i) != Some(b'}') {
             loop {
@@ -551,8 +567,18 @@ impl<'t> Fast<'t> {
                 if self.byte(colon) != Some(b':') || self.byte(colon + 1) != Some(b' ') {
                     return None;
                 }
-                if key.name == "<<" || self.entries[mark..].iter().any(|(k, _)| k.name == key.name) {
+                let duplicate = match &mut seen {
+                    Some(seen) => !seen.insert(key.name.clone()),
+                    None => self.entries[mark..].iter().any(|(k, _)| k.name == key.name),
+                };
+                if key.name == "<<" || duplicate {
                     return None;
+                }
+                if seen.is_none() && self.entries.len() - mark >= 16 {
+                    let mut set: HashSet<CompactString> =
+                        self.entries[mark..].iter().map(|(k, _)| k.name.clone()).collect();
+                    set.insert(key.name.clone());
+                    seen = Some(set);
                 }
                 let (value, end) = self.flow_node(self.skip_spaces(colon + 1), depth + 1)?;
                 self.entries.push((key, value));
@@ -851,6 +877,35 @@ mod tests {
             }
         }
         assert!(accepted > total / 4, "only {accepted} of {total} generated documents took the fast path");
+    }
+
+    #[test]
+    fn long_flow_mappings_are_not_quadratic() {
+        // A one-line mapping of 20,000 keys took 12 s (debug): every key was compared with
+        // every earlier one.
+        let keys: Vec<String> = (0..20_000).map(|i| format!("k{i}: {i}")).collect();
+        let text = format!("{{{}}}\n", keys.join(", "));
+        let started = std::time::Instant::now();
+        let value = parse(&text, None, Limits::default()).expect("the fast path takes it");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        assert_eq!(value.as_map().unwrap().len(), 20_000);
+        // Duplicates are still noticed beyond the first 16 keys.
+        let text = format!("{{{}, k19000: again}}\n", keys.join(", "));
+        assert!(parse(&text, None, Limits::default()).is_none());
+    }
+
+    #[test]
+    fn long_non_ascii_lines_are_not_quadratic() {
+        // Columns of a non-ASCII line were counted from the line's start for every node:
+        // 200,000 items on one line took about 7 s (debug).
+        let text = format!("a: [{}]\n", vec!["é"; 200_000].join(", "));
+        let started = std::time::Instant::now();
+        let value = parse(&text, None, Limits::default()).expect("the fast path takes it");
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+        let Kind::List(items) = &value.as_map().unwrap().get("a").unwrap().kind else { panic!("a list") };
+        assert_eq!(items[199_999].span.column, 5 + 3 * 199_999);
+        // Columns stay right when positions go back on a line and across lines.
+        assert!(check("é: [é, {ü: ñ}, 'é é']\nñ: {a: [ü]}\n").unwrap());
     }
 
     /// Documents written in the usual way (plain keys and values) must take the fast path, or it

@@ -4,12 +4,13 @@
 //! Scalars follow the YAML 1.2 core schema: `yes`/`on` are strings, not booleans. Anchors and
 //! aliases work, and so does the `<<` merge key operators use with them. Rejected with a message:
 //! duplicate keys, non-scalar keys, several documents in one stream, unknown tags, documents
-//! nested deeper than [`Limits::max_depth`], and alias expansion beyond [`Limits::max_nodes`]
+//! longer than [`Limits::max_bytes`] or nested deeper than [`Limits::max_depth`] (aliases
+//! included), and alias expansion beyond [`Limits::max_alias_nodes`] or [`Limits::max_nodes`]
 //! (a "billion laughs" document is refused before it uses the memory).
 
 mod fast;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use compact_str::CompactString;
 
@@ -22,6 +23,8 @@ use crate::value::{FileId, Key, Kind, Map, Span, Value, quote_for_message};
 /// Resource limits for parsing untrusted input.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
+    /// Longest document accepted, in bytes.
+    pub max_bytes: usize,
     /// Deepest nesting of lists and mappings accepted.
     pub max_depth: usize,
     /// Most nodes a document may have, counting every node an alias copies.
@@ -33,8 +36,30 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_depth: 128, max_nodes: 5_000_000, max_alias_nodes: 100_000 }
+        Limits { max_bytes: 64 << 20, max_depth: 128, max_nodes: 5_000_000, max_alias_nodes: 100_000 }
     }
+}
+
+/// Refuses a document longer than [`Limits::max_bytes`], at the place where it crosses the limit.
+pub(crate) fn check_size(text: &str, file: Option<FileId>, limits: Limits) -> Result<(), Report> {
+    if text.len() <= limits.max_bytes {
+        return Ok(());
+    }
+    let mut at = limits.max_bytes;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    let span = Span { file, line: u32::try_from(line).unwrap_or(u32::MAX), column: column as u32, len: 1 };
+    let message = format!(
+        "the document is {} bytes long, more than the limit of {} bytes; refusing to parse it",
+        text.len(),
+        limits.max_bytes
+    );
+    Err(Report::from(Problem::error(Pointer::root(), message).with_span(&span)))
 }
 
 /// Parses one YAML document. `file` names the source in positions (`config.yaml:3:7`).
@@ -45,6 +70,7 @@ pub fn parse(text: &str, file: Option<&str>) -> Result<Value, Report> {
 
 pub fn parse_with_limits(text: &str, file: Option<&str>, limits: Limits) -> Result<Value, Report> {
     let file = file.map(FileId::intern);
+    check_size(text, file, limits)?;
     if let Some(value) = fast::parse(text, file, limits) {
         return Ok(value);
     }
@@ -62,6 +88,8 @@ fn full_parse(text: &str, file: Option<FileId>, limits: Limits) -> Result<Value,
         documents: 0,
         nodes: 0,
         alias_nodes: 0,
+        anchored_nodes: 0,
+        plain_merge: false,
         report: Report::new(),
     };
     let mut parser = Parser::new_from_str(text);
@@ -98,6 +126,8 @@ enum Frame {
         span: Span,
         anchor: usize,
         key: Option<Key>,
+        /// The pending key is the merge key: a plain, untagged `<<` (a quoted one is a key).
+        merge_key: bool,
         merges: Vec<Value>,
         index: Option<HashMap<CompactString, usize>>,
     },
@@ -107,13 +137,26 @@ struct Builder {
     file: Option<FileId>,
     limits: Limits,
     stack: Vec<Frame>,
-    /// Anchored nodes with their node counts.
-    anchors: HashMap<usize, (Value, usize)>,
+    /// Anchored nodes with their node counts and nesting depths.
+    anchors: HashMap<usize, Anchored>,
     root: Option<Value>,
     documents: usize,
     nodes: usize,
     alias_nodes: usize,
+    /// The node being completed is a plain `<<` scalar.
+    plain_merge: bool,
+    /// Nodes kept in `anchors`: an anchor inside an anchored node keeps a second copy.
+    anchored_nodes: usize,
     report: Report,
+}
+
+/// A copy of an anchored node, for its aliases.
+struct Anchored {
+    value: Value,
+    /// Nodes in `value`, as [`Builder::count`] counts them.
+    nodes: usize,
+    /// Levels of lists and mappings in `value` (0 for a scalar).
+    depth: usize,
 }
 
 /// Maps with more entries than this get a hash index for the duplicate-key check.
@@ -180,14 +223,26 @@ impl Builder {
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(1, &span)?;
                 let kind = self.scalar(&text, style, tag.as_deref(), &span)?;
+                self.plain_merge = style == ScalarStyle::Plain && tag.is_none() && text == "<<";
                 self.complete(Value { kind, span }, anchor)
             }
             Event::Alias(id) => {
-                let Some((_, size)) = self.anchors.get(&id) else {
+                let Some(&Anchored { nodes: size, depth, .. }) = self.anchors.get(&id) else {
                     return Err(self.error(&span, "alias refers to an unknown anchor"));
                 };
+                // The copy nests as deep as the alias plus the anchored node: without this check,
+                // aliases of aliases build trees deep enough to overflow the stack of whatever
+                // walks them (dropping the tree, to_json, the mapper).
+                if self.stack.len() + depth > self.limits.max_depth {
+                    return Err(self.error(
+                        &span,
+                        format!(
+                            "the document nests deeper than {} levels (with what this alias copies)",
+                            self.limits.max_depth
+                        ),
+                    ));
+                }
                 // Count before copying, so an alias bomb is refused without being built.
-                let size = *size;
                 self.alias_nodes += size;
                 if self.alias_nodes > self.limits.max_alias_nodes {
                     return Err(self.error(
@@ -199,7 +254,7 @@ impl Builder {
                     ));
                 }
                 self.count(size, &span)?;
-                let mut value = self.anchors[&id].0.clone();
+                let mut value = self.anchors[&id].value.clone();
                 // The copy keeps the anchored node's content but is reported at the alias.
                 value.span = span;
                 self.complete(value, 0)
@@ -210,7 +265,15 @@ impl Builder {
             }
             Event::MappingStart(anchor, tag) => {
                 self.reject_tag(tag.as_deref(), "map", &span)?;
-                self.open(Frame::Map { map: Map::default(), span, anchor, key: None, merges: Vec::new(), index: None })
+                self.open(Frame::Map {
+                    map: Map::default(),
+                    span,
+                    anchor,
+                    key: None,
+                    merge_key: false,
+                    merges: Vec::new(),
+                    index: None,
+                })
             }
             Event::SequenceEnd => match self.stack.pop() {
                 Some(Frame::List { items, span, anchor }) => {
@@ -292,9 +355,23 @@ impl Builder {
 
     /// Attaches a finished node to its parent (or makes it the document root).
     fn complete(&mut self, value: Value, anchor: usize) -> Result<(), Problem> {
+        let plain_merge = std::mem::take(&mut self.plain_merge);
         if anchor != 0 {
-            let size = node_count(&value);
-            self.anchors.insert(anchor, (value.clone(), size));
+            let (nodes, depth) = measure(&value);
+            // Each anchor keeps a copy; anchors nested in anchored nodes would otherwise keep
+            // copies of copies (128 nested anchors around one long list: memory 128 times the
+            // list's) without a single alias. Allow the document's own size again, plus the
+            // alias budget.
+            self.anchored_nodes += nodes;
+            let budget = self.nodes.saturating_add(self.limits.max_alias_nodes);
+            if self.anchored_nodes > budget {
+                let message = format!(
+                    "anchors keep copies of more than {budget} nodes (an anchor inside an anchored node keeps \
+                     its own copy); refusing to load the document"
+                );
+                return Err(self.error(&value.span, message));
+            }
+            self.anchors.insert(anchor, Anchored { value: value.clone(), nodes, depth });
         }
         // The pointer is built only when something is wrong: it costs allocations.
         let refused = match self.stack.last_mut() {
@@ -306,10 +383,11 @@ impl Builder {
                 items.push(value);
                 return Ok(());
             }
-            Some(Frame::Map { map, key, merges, index, .. }) => match key.take() {
+            Some(Frame::Map { map, key, merge_key, merges, index, .. }) => match key.take() {
                 None => match value.kind {
                     Kind::Str(name) => {
                         *key = Some(Key { name, span: value.span });
+                        *merge_key = plain_merge;
                         return Ok(());
                     }
                     Kind::Int(i) => {
@@ -329,7 +407,7 @@ impl Builder {
                         ("a mapping key must be a plain string, not a list or mapping".to_owned(), value.span)
                     }
                 },
-                Some(k) if k.name == "<<" => {
+                Some(_) if std::mem::take(merge_key) => {
                     merges.push(value);
                     return Ok(());
                 }
@@ -371,6 +449,12 @@ impl Builder {
 /// Applies `<<` merge keys: entries of the merged mappings that the mapping does not set itself
 /// are added, earlier merge sources winning over later ones.
 fn apply_merges(map: &mut Map, merges: Vec<Value>) {
+    if merges.is_empty() {
+        return;
+    }
+    // A set, not `map.get` per merged key: merging a big anchored mapping must not cost
+    // (merged keys × keys) comparisons.
+    let mut present: HashSet<CompactString> = map.entries.iter().map(|(k, _)| k.name.clone()).collect();
     for merge in merges {
         let sources = match merge.kind {
             Kind::Map(m) => vec![m],
@@ -384,13 +468,14 @@ fn apply_merges(map: &mut Map, merges: Vec<Value>) {
             // A scalar merge value is meaningless; keep it visible as an ordinary key so the
             // mapper reports it as unknown rather than silently ignoring it.
             kind => {
+                present.insert("<<".into());
                 map.entries.push((Key { name: "<<".into(), span: merge.span }, Value { kind, span: merge.span }));
                 continue;
             }
         };
         for source in sources {
             for (key, value) in source.entries {
-                if map.get(&key.name).is_none() {
+                if present.insert(key.name.clone()) {
                     map.entries.push((key, value));
                 }
             }
@@ -398,12 +483,16 @@ fn apply_merges(map: &mut Map, merges: Vec<Value>) {
     }
 }
 
-fn node_count(value: &Value) -> usize {
-    match &value.kind {
-        Kind::List(items) => 1 + items.iter().map(node_count).sum::<usize>(),
-        Kind::Map(map) => 1 + map.entries.iter().map(|(_, v)| 1 + node_count(v)).sum::<usize>(),
-        _ => 1,
-    }
+/// Nodes (as [`Builder::count`] counts them) and nesting depth of a finished node.
+fn measure(value: &Value) -> (usize, usize) {
+    let (nodes, depth) = match &value.kind {
+        Kind::List(items) => items.iter().map(measure).fold((0, 0), |(n, d), (n2, d2)| (n + n2, d.max(d2))),
+        Kind::Map(map) => {
+            map.entries.iter().map(|(_, v)| measure(v)).fold((0, 0), |(n, d), (n2, d2)| (n + 1 + n2, d.max(d2)))
+        }
+        _ => return (1, 0),
+    };
+    (nodes + 1, depth + 1)
 }
 
 fn looks_like_int(text: &str) -> bool {
@@ -509,6 +598,19 @@ mod tests {
     }
 
     #[test]
+    fn only_a_plain_double_less_than_is_the_merge_key() {
+        // A quoted `<<` is an ordinary key, as in JSON (`{"<<": ...}` parsed as YAML merged).
+        let v = parse_ok("b: &b {x: 1}\nm:\n  \"<<\": *b\n");
+        assert_eq!(v.to_json(), serde_json::json!({"b": {"x": 1}, "m": {"<<": {"x": 1}}}));
+        let err = parse("m:\n  \"<<\": {x: 1}\n  '<<': 2\n", None).unwrap_err();
+        assert!(err.to_string().contains("duplicate key `<<`"), "{err}");
+        let v = parse_ok("{\"<<\": {\"x\": 1}}");
+        assert_eq!(v.to_json(), serde_json::json!({"<<": {"x": 1}}));
+        let v = parse_ok("b: &b {x: 1}\nm: {<<: *b, y: 2}\n");
+        assert_eq!(v.as_map().unwrap().get("m").unwrap().to_json(), serde_json::json!({"y": 2, "x": 1}));
+    }
+
+    #[test]
     fn duplicate_keys_are_rejected_with_both_places() {
         let err = parse("a: 1\nb:\n  c: 1\n  c: 2\n", Some("t.yaml")).unwrap_err();
         assert_eq!(err.to_string(), "/b/c: duplicate key `c` (first defined at t.yaml:3:3) (at t.yaml:4:3)");
@@ -540,6 +642,71 @@ mod tests {
         let err = parse(&text, None).unwrap_err();
         assert!(err.to_string().contains("alias bomb"), "{err}");
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn aliases_cannot_nest_deeper_than_the_limit() {
+        // Each anchor nests the previous one 120 levels deeper: without the check, 40 of them
+        // built a tree 4,800 levels deep, and dropping it overflowed the stack.
+        let mut text = String::from("a0: &a0 [x]\n");
+        for i in 1..40 {
+            text.push_str(&format!("a{i}: &a{i} {}*a{}{}\n", "[".repeat(120), i - 1, "]".repeat(120)));
+        }
+        let err = parse(&text, Some("t.yaml")).unwrap_err();
+        let problem = &err.problems[0];
+        assert!(problem.message.contains("nests deeper than 128 levels (with what this alias copies)"), "{err}");
+        assert_eq!(problem.span.map(|s| (s.line, s.column)), Some((3, 129)), "{err}");
+        // Up to the limit, aliases of nested nodes are fine.
+        let text = format!("a: &a {}x{}\nb: {}*a{}\n", "[".repeat(60), "]".repeat(60), "[".repeat(67), "]".repeat(67));
+        parse_ok(&text);
+    }
+
+    #[test]
+    fn nested_anchors_do_not_multiply_memory() {
+        // 100 anchors nested around one list of 4,000 items kept 100 copies of the list
+        // (400,000 nodes from 12 kB of text) before anything was aliased.
+        let mut text = String::new();
+        for i in 0..100 {
+            text.push_str(&format!("&a{i} ["));
+        }
+        text.push_str(&vec!["x"; 4000].join(", "));
+        text.push_str(&"]".repeat(100));
+        let err = parse(&text, None).unwrap_err();
+        assert!(err.to_string().contains("anchors keep copies of more than"), "{err}");
+        // Ordinary nested anchors still work.
+        let v = parse_ok("a: &a {b: &b [1, 2]}\nc: *a\nd: *b\n");
+        assert_eq!(v.to_json(), serde_json::json!({"a": {"b": [1, 2]}, "c": {"b": [1, 2]}, "d": [1, 2]}));
+    }
+
+    #[test]
+    fn merging_a_big_mapping_is_not_quadratic() {
+        // 20,000 merged keys took 7 s (debug) when each was looked up in a growing list.
+        let keys: Vec<String> = (0..20_000).map(|i| format!("k{i}: {i}")).collect();
+        let text = format!("b: &b {{{}}}\nm:\n  k5: mine\n  <<: *b\n", keys.join(", "));
+        let started = std::time::Instant::now();
+        let v = parse_ok(&text);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        let m = v.as_map().unwrap().get("m").unwrap().as_map().unwrap();
+        assert_eq!(m.len(), 20_000);
+        assert_eq!(m.get("k5").unwrap().as_str(), Some("mine"));
+        assert_eq!(m.get("k19999").unwrap().kind, Kind::Int(19_999));
+    }
+
+    #[test]
+    fn documents_over_the_size_limit_are_refused_where_they_cross_it() {
+        let limits = Limits { max_bytes: 20, ..Limits::default() };
+        let text = "a: 1\nb: 2\nc: ééééé\nd: 4\n";
+        for err in [
+            parse_with_limits(text, Some("t.yaml"), limits).unwrap_err(),
+            crate::json::parse_with_limits(text, Some("t.yaml"), limits).unwrap_err(),
+        ] {
+            assert_eq!(
+                err.to_string(),
+                "/: the document is 29 bytes long, more than the limit of 20 bytes; refusing to parse it (at t.yaml:3:7)"
+            );
+        }
+        assert!(parse_with_limits("a: 1\n", None, limits).is_ok());
+        assert_eq!(Limits::default().max_bytes, 64 << 20);
     }
 
     #[test]
