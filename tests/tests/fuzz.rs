@@ -25,7 +25,11 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use kres_manager::api::body;
+use kres_manager::api::config::{percent_decode, put_operations, relative_patch};
+use kres_manager::api::error::ApiError;
 use kres_manager::config::patch::apply_patch;
+use kres_manager::reconcile::task::RequestError;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
@@ -362,14 +366,43 @@ fn check_validation_report(report: &Report) -> Result<(), String> {
     Ok(())
 }
 
-/// What a file or an API body goes through: parse in both syntaxes (a YAML parser reads JSON
-/// too), then map and validate what parses.
+/// An API error as the API answers it: a status and at least one entry with a message.
+fn check_api_error(error: ApiError) -> Result<(), String> {
+    let (status, entries) = error.parts();
+    if status.is_success() || entries.is_empty() {
+        return Err(format!("an error answered {status} with {} entries: {error}", entries.len()));
+    }
+    match entries.iter().find(|e| e["message"].as_str().is_none_or(|m| m.trim().is_empty())) {
+        Some(entry) => Err(format!("an error entry without a message: {entry}")),
+        None => Ok(()),
+    }
+}
+
+/// The daemon's validator on a document the API built (no positions), and its error response.
+fn check_api_validates(document: &J) -> Result<(), String> {
+    match kres_manager::config::validate(&Value::from_json(document), system(), ResolveOptions::default()) {
+        Ok(_) => Ok(()),
+        Err(report) => {
+            check_validation_report(&report)?;
+            check_api_error(ApiError::Request(RequestError::Invalid(report)))
+        }
+    }
+}
+
+/// What a file and an API body go through, in both syntaxes (a YAML parser reads JSON too):
+/// a file is parsed and validated with positions (`kresctl validate`); a body is read by the
+/// API's `body::parse` and its document validated as the daemon does, each failure answered as
+/// the API answers it.
 fn through_everything(text: &str) -> Result<usize, String> {
     for format in [Format::Yaml, Format::Json] {
-        let parsed = schema_core::parse(text, Some("body"), format);
+        let parsed = schema_core::parse(text, Some("config.yaml"), format);
         check_parsed(text, &parsed)?;
         if let Ok(document) = parsed {
             check_validates(&document)?;
+        }
+        match body::parse(text, format) {
+            Ok(document) => check_api_validates(&document)?,
+            Err(error) => check_api_error(error)?,
         }
     }
     Ok(text.len())
@@ -1314,20 +1347,48 @@ fn patch_json(doc: &J, operations: &[Operation]) -> J {
     )
 }
 
-/// A document and a patch, as the API gets them: the patch as a body in JSON or YAML syntax.
+/// An edit of the current document as the API gets it: `PATCH` (a JSON Patch relative to the
+/// pointer in the URL), `PUT` (a value at the pointer) or `DELETE`, the body in JSON or YAML.
 #[derive(Clone, Debug)]
 struct PatchCase {
     doc: J,
+    method: &'static str,
+    /// The pointer in the URL, before percent-decoding.
+    url: Target,
+    /// `%XX`-escape the URL pointer's characters that this byte's bits pick.
+    escapes: u8,
     operations: Vec<Operation>,
-    /// Instead of a list of operations, this.
-    not_a_list: Option<J>,
+    /// The body instead of a list of operations (for `PUT`, the value).
+    other_body: Option<J>,
     yaml_body: bool,
 }
 
 fn patch_case() -> impl Strategy<Value = PatchCase> {
     let doc = prop_oneof![2 => config_document(), 1 => json_value()];
-    (doc, prop::collection::vec(operation(), 0..5), prop::option::weighted(0.05, json_small()), any::<bool>())
-        .prop_map(|(doc, operations, not_a_list, yaml_body)| PatchCase { doc, operations, not_a_list, yaml_body })
+    let method = prop::sample::select(&["PATCH", "PATCH", "PATCH", "PUT", "DELETE"][..]);
+    let url = prop_oneof![3 => Just(Target::Raw("")), 2 => target()];
+    (doc, method, url, any::<u8>(), prop::collection::vec(operation(), 0..5), json_small(), any::<(u8, bool)>())
+        .prop_map(|(doc, method, url, escapes, operations, other, (pick, yaml_body))| {
+            let other_body = (method == "PUT" || pick < 12).then_some(other);
+            PatchCase { doc, method, url, escapes, operations, other_body, yaml_body }
+        })
+}
+
+/// The URL form of a pointer: some characters `%XX`-escaped, and a broken escape at times.
+fn url_text(pointer: &str, escapes: u8) -> String {
+    let mut out = String::new();
+    for (i, c) in pointer.chars().enumerate() {
+        if escapes & (1 << (i % 8)) != 0 {
+            let mut buf = [0u8; 4];
+            c.encode_utf8(&mut buf).bytes().for_each(|b| out.push_str(&format!("%{b:02X}")));
+        } else {
+            out.push(c);
+        }
+    }
+    if escapes == 0xff {
+        out.push_str("%G");
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1342,7 +1403,13 @@ const TEXT_BUDGET: Budget = Budget { per_byte: 160, slack: 8 << 20 };
 #[test]
 fn hostile_bytes_and_utf8() {
     fuzz("bytes", hostile_bytes(), TEXT_BUDGET, |text| {
+        // The other things the API reads from a request: the Content-Type, the pointer in the
+        // URL, the query flags.
         let _ = Format::from_content_type(text);
+        let _ = percent_decode(text);
+        if let Err(error) = body::Flags::parse(Some(text), &["dry-run", "force"]) {
+            check_api_error(error)?;
+        }
         through_everything(text)
     });
 }
@@ -1415,37 +1482,55 @@ fn config_shaped_documents() {
     fuzz("config", case, TEXT_BUDGET, check_config);
 }
 
-/// A patch as the API applies it: parsed from a JSON or YAML body, applied to the current
-/// document all or nothing, the result validated (`config::patch::apply_patch`, then
-/// `config::validate` on `Value::from_json`, as the daemon's validator does).
+/// An edit as the API makes it: the URL's pointer percent-decoded, the body read by
+/// `body::parse`, turned into operations (`relative_patch`, `put_operations`, a `remove`),
+/// applied all or nothing by `apply_patch`, the result validated as the daemon's validator
+/// does; each refusal answered as the API answers it.
 fn check_patch(case: &PatchCase) -> Result<usize, String> {
-    let patch = case.not_a_list.clone().unwrap_or_else(|| patch_json(&case.doc, &case.operations));
-    let (body, format) = if case.yaml_body {
+    let body_value = match (&case.other_body, case.method) {
+        (Some(other), _) => other.clone(),
+        (None, _) => patch_json(&case.doc, &case.operations),
+    };
+    let (text, format) = if case.yaml_body {
         let mut text = String::new();
-        yaml_of(&patch, 0, 0, &mut text);
+        yaml_of(&body_value, 0, 0, &mut text);
         (text, Format::Yaml)
     } else {
-        (serde_json::to_string(&patch).map_err(|e| e.to_string())?, Format::Json)
+        (serde_json::to_string(&body_value).map_err(|e| e.to_string())?, Format::Json)
     };
-    let size = body.len() + serde_json::to_string(&case.doc).map_err(|e| e.to_string())?.len();
-    let parsed = schema_core::parse(&body, Some("body"), format);
-    check_parsed(&body, &parsed)?;
-    let patch = parsed.map_err(|report| format!("the patch body does not parse: {report}\n{body}"))?.to_json();
+    let size = text.len() + serde_json::to_string(&case.doc).map_err(|e| e.to_string())?.len();
+    let Some(pointer) = percent_decode(&url_text(&target_text(&case.doc, &case.url), case.escapes)) else {
+        return Ok(size);
+    };
+    let parsed = match body::parse(&text, format) {
+        Ok(value) => value,
+        Err(error) => {
+            check_api_error(error)?;
+            return Err(format!("the body (a JSON value's text) does not parse:\n{text}"));
+        }
+    };
+    let operations = match case.method {
+        "PATCH" => relative_patch(&pointer, parsed),
+        "PUT" => put_operations(&case.doc, &pointer, parsed),
+        _ => Ok(json!([{"op": "remove", "path": pointer}])),
+    };
+    let operations = match operations {
+        Ok(operations) => operations,
+        Err(error) => return check_api_error(error).map(|()| size),
+    };
     let mut doc = case.doc.clone();
-    match apply_patch(&mut doc, &patch) {
+    match apply_patch(&mut doc, &operations) {
         Err(error) => {
             if doc != case.doc {
                 return Err(format!("a refused patch ({error}) changed the document"));
             }
-            if error.to_string().trim().is_empty() {
-                return Err(format!("an error without a message: {error:?}"));
-            }
+            check_api_error(ApiError::Request(RequestError::Patch(error)))?;
         }
         Ok(()) => {
-            if let Some([operation]) = patch.as_array().map(Vec::as_slice) {
+            if let Some([operation]) = operations.as_array().map(Vec::as_slice) {
                 check_one_operation(&case.doc, &doc, operation)?;
             }
-            check_validates(&Value::from_json(&doc))?;
+            check_api_validates(&doc)?;
         }
     }
     Ok(size)
