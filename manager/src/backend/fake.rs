@@ -79,14 +79,6 @@ impl FakeBackend {
     }
 }
 
-/// The programs `setup` describes.
-fn programs_of(setup: &Setup) -> Vec<Program> {
-    let workers = (0..setup.worker_configs.len() as u32).map(Program::Worker);
-    let canary = setup.canary_config.as_ref().map(|_| Program::Canary);
-    let gc = setup.cache_gc.as_ref().map(|_| Program::CacheGc);
-    workers.chain(canary).chain(gc).collect()
-}
-
 impl Backend for FakeBackend {
     async fn prepare(&mut self, setup: &Setup) -> Result<(), BackendError> {
         self.log.push("prepare".into());
@@ -96,7 +88,7 @@ impl Backend for FakeBackend {
         if self.prepared {
             return Err(BackendError::AlreadyPrepared);
         }
-        for program in programs_of(setup) {
+        for program in setup.programs() {
             self.processes.insert(program, ProcessState::Stopped);
         }
         self.prepared = true;
@@ -108,7 +100,7 @@ impl Backend for FakeBackend {
         if !self.prepared {
             return Err(BackendError::NotPrepared);
         }
-        let wanted = programs_of(setup);
+        let wanted = setup.programs();
         self.processes.retain(|program, _| wanted.contains(program));
         for program in wanted {
             self.processes.entry(program).or_insert(ProcessState::Stopped);

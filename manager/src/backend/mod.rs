@@ -147,6 +147,19 @@ pub struct Setup {
     pub manager: Option<ManagerProgram>,
 }
 
+impl Setup {
+    /// The programs this setup describes, in [`Program`] order (as [`Backend::processes`] lists
+    /// them).
+    pub fn programs(&self) -> Vec<Program> {
+        let workers = (0..self.worker_configs.len() as u32).map(Program::Worker);
+        let canary = self.canary_config.as_ref().map(|_| Program::Canary);
+        let gc = self.cache_gc.as_ref().map(|_| Program::CacheGc);
+        let mut programs: Vec<Program> = workers.chain(canary).chain(gc).collect();
+        programs.sort();
+        programs
+    }
+}
+
 /// The manager as a program of the supervisor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManagerProgram {

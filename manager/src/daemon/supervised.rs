@@ -91,7 +91,12 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     let revision =
         revision.ok_or_else(|| anyhow::anyhow!("the config files are invalid and there is no saved configuration"))?;
     let setup = layout.setup(&revision.config, &options.binaries, &timeouts, Some(manager.clone()));
-    backend.reconfigure(&setup).await?;
+    // supervisord's programs may differ from this config (a change of the worker count made
+    // before a crash of ours); reloading supervisord's config costs ~10 ms, so only then.
+    let programs: Vec<Program> = processes.iter().map(|p| p.program).collect();
+    if programs != setup.programs() {
+        backend.reconfigure(&setup).await?;
+    }
 
     let mut reconciler = Reconciler::new(backend, layout.clone(), options.binaries.clone(), timeouts, Some(manager));
     let began = Instant::now();

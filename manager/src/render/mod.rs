@@ -50,7 +50,12 @@ pub struct WorkerContext {
 
 /// Renders the Lua configuration of one worker.
 pub fn render_worker(config: &Config, worker: &WorkerContext) -> Result<String, RenderError> {
-    let env = environment()?;
+    // Compiled once per process: the manager renders every worker's Lua (twice per change, for
+    // the plan's comparison) and compiling the templates costs more than rendering them.
+    static ENVIRONMENT: std::sync::OnceLock<Result<Environment<'static>, minijinja::Error>> =
+        std::sync::OnceLock::new();
+    let env =
+        ENVIRONMENT.get_or_init(environment).as_ref().map_err(|e| minijinja::Error::new(e.kind(), e.to_string()))?;
     let template = env.get_template("worker.lua.j2")?;
     Ok(template.render(minijinja::context! {
         config => Value::from_serialize(config),
