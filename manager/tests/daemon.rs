@@ -371,6 +371,11 @@ fn a_renewed_certificate_is_reloaded_by_every_worker_without_a_restart() {
     let (cert, key) = (certs.0.join("live.crt"), certs.0.join("live.key"));
     std::fs::copy(&cert_a, &cert).unwrap();
     std::fs::copy(&key_a, &key).unwrap();
+    // The workers reload the files after dropping to their unprivileged user: the key must be
+    // readable by it (an operator gives it group read access; a test key may be world-readable).
+    for file in [&key_a, &key_b].map(std::path::Path::new).into_iter().chain([key.as_path()]) {
+        std::fs::set_permissions(file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    }
     let tls_port = free_port();
     let yaml = config(2, "").replace(
         "    - interface: 127.0.0.1@{port}\n",
@@ -409,4 +414,46 @@ fn a_renewed_certificate_is_reloaded_by_every_worker_without_a_restart() {
         .unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
     assert!(dot(&cert_b, "b.test").contains("192.0.2.1"), "{}", dot(&cert_b, "b.test"));
     assert_eq!(service.workers(), before, "no worker restarted");
+}
+
+#[test]
+fn started_as_root_the_processes_run_unprivileged_and_a_privileged_port_works() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("not root: nothing to drop (this test needs root)");
+        return;
+    }
+    // A free port below 1024, which only root may bind.
+    let port = (600..1000)
+        .find(|port| {
+            std::net::UdpSocket::bind(("127.0.0.1", *port)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok()
+        })
+        .expect("a free privileged port");
+    let service = Service::start(std::path::Path::new(EXE), &config(2, "").replace("{port}", &port.to_string()));
+    assert_eq!(kres_tests::kresd::query(port, "a.example", "A").map(|a| a.data()), Some(vec!["192.0.2.1".into()]));
+    let user = nix::unistd::User::from_name("knot-resolver").unwrap().expect("the knot-resolver user exists");
+    let owner = |pid: u32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let uid =
+            status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap().split_whitespace().nth(1).unwrap().to_owned();
+        uid.parse::<u32>().unwrap()
+    };
+    let processes = service.processes();
+    for role in ["kresd0", "kresd1", "cache-gc"] {
+        assert_eq!(owner(processes[role]), user.uid.as_raw(), "{role} runs as knot-resolver: {processes:?}");
+    }
+    // supervisord starts kresd as root (it binds, then drops); the manager writes supervisord's
+    // config and the Lua kresd runs as root before dropping, so it stays root too.
+    assert_eq!(owner(service.pid()), 0);
+    assert_eq!(owner(processes["manager"]), 0);
+    // A hot and a rolling change still work as that user (control sockets, Lua files, the cache).
+    let edns = "    - interface: 127.0.0.1@{port}\n  edns-buffer-size:\n    downstream: 1400B\n";
+    let rolling = config(2, "").replace("    - interface: 127.0.0.1@{port}\n", edns);
+    service.write_config(&rolling.replace("{port}", &port.to_string()));
+    reload(&service, 1);
+    assert!(service.log().contains("reload: generation 2 applied"), "{}", service.log());
+    for role in ["kresd0", "kresd1"] {
+        assert_eq!(owner(service.processes()[role]), user.uid.as_raw(), "{role} after the rolling restart");
+    }
+    assert_eq!(kres_tests::kresd::query(port, "a.example", "A").map(|a| a.data()), Some(vec!["192.0.2.1".into()]));
 }

@@ -16,6 +16,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
+use super::audit::Journal;
+use super::guard::{Access, Guard, Limits, Peer, Token};
 use super::{ApiState, router};
 use crate::backend::fake::FakeBackend;
 use crate::backend::{Backend, Program};
@@ -133,11 +135,17 @@ fn temp_dir() -> PathBuf {
 /// The API over a reconcile task of two fake workers running [`CONFIG`]; the canary refuses
 /// every config when `refuse_canary`.
 async fn fixture_with(refuse_canary: bool) -> Fixture {
+    fixture_guarded(refuse_canary, |_| Guard::default()).await
+}
+
+/// [`fixture_with`] whose requests `guard` (made in the fixture's directory) lets in.
+async fn fixture_guarded(refuse_canary: bool, guard: impl FnOnce(&Path) -> Guard) -> Fixture {
     let dir = temp_dir();
+    let guard = guard(&dir);
     let file = dir.join("config.yaml");
     std::fs::write(&file, CONFIG.replace("{dir}", &dir.display().to_string())).expect("config file");
     let layout = Layout::new(&dir.join("run"), None);
-    layout.create().expect("layout");
+    layout.create(&dir.join("cache")).expect("layout");
     let kresd = crate::kresd::kresd_path();
     let validate = crate::daemon::validator(&kresd);
     let text = std::fs::read_to_string(&file).unwrap();
@@ -159,7 +167,7 @@ async fn fixture_with(refuse_canary: bool) -> Fixture {
     let (handle, _task) = task::spawn(reconciler, revision, Vec::new(), validate, layout.state_file()).await;
     let (stop_sender, stop) = mpsc::channel(1);
     let daemon = Daemon { handle, files: vec![file], kresd };
-    let state = ApiState::with_stats_timeout(daemon, layout, stop_sender, Duration::from_millis(300));
+    let state = ApiState::with_guard(daemon, layout, stop_sender, Duration::from_millis(300), guard);
     Fixture { app: router(state.clone()), state, dir, stop, kresd: kresd_fakes }
 }
 
@@ -193,7 +201,22 @@ impl Answer {
 }
 
 async fn send(app: &Router, method: Method, uri: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    send_from(app, None, method, uri, headers, body).await
+}
+
+/// [`send`] over a connection from `peer` (what the listener gives as `ConnectInfo`).
+async fn send_from(
+    app: &Router,
+    peer: Option<Peer>,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
     let mut request = Request::builder().method(method).uri(uri);
+    if let Some(peer) = peer {
+        request = request.extension(axum::extract::ConnectInfo(peer));
+    }
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -253,6 +276,22 @@ async fn root_health_ready_schema_and_openapi() {
     let redirect = get(&f.app, "/metrics").await;
     assert!(redirect.status.is_redirection(), "{redirect:?}");
     assert_eq!(redirect.headers["location"], "/metrics/json");
+}
+
+#[tokio::test]
+async fn a_hung_worker_makes_the_service_not_ready() {
+    let f = fixture().await;
+    assert_eq!(get(&f.app, "/ready").await.status, StatusCode::OK);
+    // kresd1 hangs (SIGSTOP, a stuck loop): supervisord still says RUNNING.
+    f.kresd[1].silent.store(true, Ordering::Relaxed);
+    let began = std::time::Instant::now();
+    let ready = get(&f.app, "/ready").await;
+    assert!(began.elapsed() < Duration::from_secs(2), "answered within the timeout: {:?}", began.elapsed());
+    assert_eq!((ready.status, ready.body["ready"].clone()), (StatusCode::SERVICE_UNAVAILABLE, json!(false)));
+    let reason = ready.body["reason"].as_str().unwrap();
+    assert!(reason.starts_with("kresd1 does not answer on its control socket"), "{reason}");
+    f.kresd[1].silent.store(false, Ordering::Relaxed);
+    assert_eq!(get(&f.app, "/ready").await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -640,4 +679,309 @@ async fn a_stopped_task_answers_503() {
     f.state.handle().shutdown().await;
     let answer = put(&f.app, "/v1/config/workers", "3").await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
+}
+
+// --- API protection: tokens, scopes, rate limiting, secrets, audit ---
+
+const FULL_TOKEN: &str = "full-token-0123456789abcdef";
+const READ_TOKEN: &str = "read-token-0123456789abcdef";
+const SECRET: &str = "sticket-secret-0123456789abcdef-0123456789";
+
+fn token_file(dir: &Path, name: &str, value: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(format!("{name}.token"));
+    std::fs::write(&path, format!("{value}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// The API over TCP with a full token `ops` and a read-only token `prometheus`; the journal's
+/// lines are returned.
+async fn fixture_with_tokens(limits: Limits) -> (Fixture, Arc<std::sync::Mutex<Vec<String>>>) {
+    use crate::config::management::{ApiToken, TokenScope};
+    let (journal, lines) = Journal::in_memory();
+    let f = fixture_guarded(false, |dir| {
+        let token = |name: &str, value: &str, scope| ApiToken {
+            name: name.to_owned(),
+            file: schema_core::FilePath(token_file(dir, name, value)),
+            scope,
+        };
+        let tokens = Token::load_all(&[
+            token("ops", FULL_TOKEN, TokenScope::Full),
+            token("prometheus", READ_TOKEN, TokenScope::ReadOnly),
+        ])
+        .expect("tokens");
+        Guard::new(Access::Tokens(tokens), limits, journal)
+    })
+    .await;
+    (f, lines)
+}
+
+fn tcp(address: &str) -> Option<Peer> {
+    Some(Peer::Tcp(address.parse().unwrap()))
+}
+
+fn bearer(token: &str) -> (&'static str, String) {
+    ("authorization", format!("Bearer {token}"))
+}
+
+/// A request over TCP from `peer` with `token` (none when empty).
+async fn with_token(app: &Router, peer: &str, token: &str, method: Method, uri: &str, body: &str) -> Answer {
+    let auth = bearer(token);
+    let mut headers = vec![JSON];
+    if !token.is_empty() {
+        headers.push((auth.0, auth.1.as_str()));
+    }
+    send_from(app, tcp(peer), method, uri, &headers, body).await
+}
+
+fn lines_of(lines: &Arc<std::sync::Mutex<Vec<String>>>) -> Vec<String> {
+    lines.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn over_tcp_a_missing_or_wrong_token_is_401_and_logged_without_the_token() {
+    let (f, lines) = fixture_with_tokens(Limits::default()).await;
+    let client = "192.0.2.7:40000";
+    let missing = with_token(&f.app, client, "", Method::GET, "/v1/config", "").await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED, "{missing:?}");
+    assert_eq!(missing.headers["www-authenticate"], r#"Bearer realm="kres-manager""#);
+    assert!(missing.errors()[0].1.contains("--token-file"), "{missing:?}");
+    let wrong_token = "wrong-token-0123456789abcdef";
+    let wrong = with_token(&f.app, client, wrong_token, Method::PUT, "/v1/config/workers", "3").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.headers["www-authenticate"], r#"Bearer realm="kres-manager", error="invalid_token""#);
+    assert!(!wrong.text.contains(wrong_token));
+    let basic = send_from(&f.app, tcp(client), Method::GET, "/", &[("authorization", "Basic b3BzOm9wcw==")], "").await;
+    assert_eq!(basic.status, StatusCode::UNAUTHORIZED);
+    // Unknown routes and methods are 401 too: nothing is told before the token.
+    assert_eq!(with_token(&f.app, client, "", Method::GET, "/nope", "").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(with_token(&f.app, client, "", Method::POST, "/health", "").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(get(&f.app, "/v1/config/workers").await.body, 2, "nothing was applied");
+    // The right token: in.
+    let ok = with_token(&f.app, client, FULL_TOKEN, Method::GET, "/v1/config/workers", "").await;
+    assert_eq!((ok.status, ok.body.clone()), (StatusCode::OK, json!(2)));
+    let lines = lines_of(&lines);
+    assert_eq!(lines.len(), 5, "{lines:#?}");
+    assert_eq!(lines[0], "API: refused GET /v1/config from 192.0.2.7:40000: no token");
+    assert_eq!(lines[1], "API: refused PUT /v1/config/workers from 192.0.2.7:40000: a wrong token");
+    assert!(lines[2].ends_with("an Authorization header that is not a bearer token"), "{lines:#?}");
+    assert!(lines.iter().all(|l| !l.contains(wrong_token) && !l.contains("b3BzOm9wcw")), "{lines:#?}");
+}
+
+#[tokio::test]
+async fn a_read_only_token_reads_and_scrapes_metrics_but_may_not_change_anything() {
+    let (f, lines) = fixture_with_tokens(Limits::default()).await;
+    let client = "[2001:db8::7]:40000";
+    for uri in ["/", "/v1/config", "/v1/config/workers", "/metrics/json", "/metrics/prometheus", "/processes"] {
+        let answer = with_token(&f.app, client, READ_TOKEN, Method::GET, uri, "").await;
+        assert_eq!(answer.status, StatusCode::OK, "GET {uri}: {answer:?}");
+    }
+    let head = send_from(
+        &f.app,
+        tcp(client),
+        Method::HEAD,
+        "/v1/config",
+        &[(bearer(READ_TOKEN).0, &bearer(READ_TOKEN).1)],
+        "",
+    )
+    .await;
+    assert_eq!(head.status, StatusCode::OK);
+    for (method, uri, body) in [
+        (Method::PUT, "/v1/config/workers", "3"),
+        (Method::PATCH, "/v1/config", r#"[{"op": "replace", "path": "/workers", "value": 3}]"#),
+        (Method::DELETE, "/v1/config/local-data", ""),
+        (Method::POST, "/reload", ""),
+        (Method::POST, "/cache/clear", ""),
+        (Method::POST, "/stop", ""),
+    ] {
+        let answer = with_token(&f.app, client, READ_TOKEN, method.clone(), uri, body).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{method} {uri}: {answer:?}");
+        assert!(answer.errors()[0].1.contains("read-only"), "{answer:?}");
+    }
+    assert_eq!(get(&f.app, "/v1/config/workers").await.body, 2, "nothing was applied");
+    let lines = lines_of(&lines);
+    assert_eq!(lines.len(), 6, "one audit line per refused change: {lines:#?}");
+    assert_eq!(
+        lines[0],
+        "audit: token `prometheus` (read-only) from [2001:db8::7]:40000: PUT /v1/config/workers; result 403 \
+         Forbidden: the token `prometheus` is read-only: it may only read (GET)"
+    );
+    // The full token may.
+    let put = with_token(&f.app, client, FULL_TOKEN, Method::PUT, "/v1/config/workers", "3").await;
+    assert_eq!(put.status, StatusCode::OK, "{put:?}");
+}
+
+#[tokio::test]
+async fn refusals_from_one_address_are_rate_limited() {
+    let limits = Limits { failures: 3, window: Duration::from_secs(60) };
+    let (f, lines) = fixture_with_tokens(limits).await;
+    let attacker = "198.51.100.1:1000";
+    for n in 0..3 {
+        let answer = with_token(&f.app, attacker, &format!("guess-{n}-0123456789abcdef"), Method::GET, "/", "").await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    // Locked out: 429 with Retry-After, even with the right token, from any port of that address.
+    for token in ["guess-4-0123456789abcdef", FULL_TOKEN] {
+        let answer = with_token(&f.app, "198.51.100.1:2000", token, Method::GET, "/", "").await;
+        assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS, "{answer:?}");
+        let retry: u64 = answer.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+    }
+    // Another address is not affected.
+    let other = with_token(&f.app, "198.51.100.2:1000", FULL_TOKEN, Method::GET, "/", "").await;
+    assert_eq!(other.status, StatusCode::OK);
+    let lines = lines_of(&lines);
+    assert_eq!(lines.len(), 3, "the lockout is logged once, not each request: {lines:#?}");
+    assert!(
+        lines[2].ends_with(
+            "a wrong token; that is 3 refusals within 60 s: requests from 198.51.100.1 are answered 429 for 60 s \
+             (and not logged)"
+        ),
+        "{lines:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_session_ticket_secret_is_never_answered_and_a_round_trip_keeps_it() {
+    let (f, lines) = fixture_with_tokens(Limits::default()).await;
+    let client = "127.0.0.1:40000";
+    let set = with_token(
+        &f.app,
+        client,
+        FULL_TOKEN,
+        Method::PUT,
+        "/v1/config/network/tls/sticket-secret",
+        &json!(SECRET).to_string(),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{set:?}");
+    assert!(!set.text.contains(SECRET), "{set:?}");
+    let stored = |f: &Fixture| f.state.handle().status().revision.document["network"]["tls"]["sticket-secret"].clone();
+    assert_eq!(stored(&f), SECRET);
+    // Reading: every way shows the marker, for either token.
+    for token in [FULL_TOKEN, READ_TOKEN] {
+        for uri in ["/v1/config", "/v1/config/network", "/v1/config/network/tls"] {
+            let answer = with_token(&f.app, client, token, Method::GET, uri, "").await;
+            assert!(!answer.text.contains(SECRET), "{uri}: {answer:?}");
+            assert!(answer.text.contains(r#""sticket-secret":"<redacted>""#), "{uri}: {answer:?}");
+        }
+        let one = with_token(&f.app, client, token, Method::GET, "/v1/config/network/tls/sticket-secret", "").await;
+        assert_eq!(one.body, "<redacted>");
+    }
+    // A round trip of the whole document keeps the secret.
+    let mut whole = with_token(&f.app, client, FULL_TOKEN, Method::GET, "/v1/config", "").await.body;
+    whole["workers"] = json!(3);
+    let back = with_token(&f.app, client, FULL_TOKEN, Method::PUT, "/v1/config", &whole.to_string()).await;
+    assert_eq!(back.status, StatusCode::OK, "{back:?}");
+    assert_eq!(stored(&f), SECRET, "the marker kept the secret");
+    assert_eq!(get(&f.app, "/v1/config/workers").await.body, 3);
+    let tls = json!([{"op": "test", "path": "/sticket-secret", "value": "<redacted>"}, {"op": "replace", "path": "/padding", "value": false}]);
+    let patched =
+        with_token(&f.app, client, FULL_TOKEN, Method::PATCH, "/v1/config/network/tls", &tls.to_string()).await;
+    assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
+    assert_eq!(stored(&f), SECRET);
+    // Refusals never quote it.
+    let wrong_test = json!([{"op": "test", "path": "/network/tls", "value": {}}]);
+    let refused = with_token(&f.app, client, FULL_TOKEN, Method::PATCH, "/v1/config", &wrong_test.to_string()).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{refused:?}");
+    assert!(!refused.text.contains(SECRET) && refused.text.contains("not shown"), "{refused:?}");
+    let copy = json!([{"op": "copy", "from": "/network/tls/sticket-secret", "path": "/nsid"}]);
+    let refused = with_token(&f.app, client, FULL_TOKEN, Method::PATCH, "/v1/config", &copy.to_string()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    let short = "short-secret-value";
+    let refused = with_token(
+        &f.app,
+        client,
+        FULL_TOKEN,
+        Method::PUT,
+        "/v1/config/network/tls/sticket-secret",
+        &json!(short).to_string(),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{refused:?}");
+    assert_eq!(
+        refused.errors(),
+        [("/network/tls/sticket-secret".to_owned(), "\"<redacted>\" is shorter than 32 characters".to_owned())]
+    );
+    assert_eq!(stored(&f), SECRET);
+    // Nor do the metrics, the audit or the refusals.
+    let metrics = with_token(&f.app, client, READ_TOKEN, Method::GET, "/metrics/prometheus", "").await;
+    assert!(!metrics.text.contains(SECRET));
+    let json_metrics = with_token(&f.app, client, READ_TOKEN, Method::GET, "/metrics/json", "").await;
+    assert!(!json_metrics.text.contains(SECRET));
+    let lines = lines_of(&lines);
+    assert!(lines.iter().any(|l| l.contains("add /network/tls/sticket-secret")), "{lines:#?}");
+    assert!(lines.iter().all(|l| !l.contains(SECRET) && !l.contains(short)), "{lines:#?}");
+}
+
+#[tokio::test]
+async fn every_change_is_audited_with_who_what_and_the_result() {
+    let (journal, lines) = Journal::in_memory();
+    let f = fixture_guarded(false, |_| Guard::new(Access::Socket, Limits::default(), journal)).await;
+    let admin = Some(Peer::Unix { uid: Some(1000), pid: Some(4242) });
+    let send = |method: Method, uri: &'static str, body: &'static str| {
+        let (app, peer) = (f.app.clone(), admin.clone());
+        async move { send_from(&app, peer, method, uri, &[JSON], body).await }
+    };
+    assert_eq!(send(Method::GET, "/v1/config", "").await.status, StatusCode::OK);
+    assert_eq!(send(Method::PUT, "/v1/config/logging/level", "\"debug\"").await.status, StatusCode::OK);
+    assert_eq!(send(Method::PUT, "/v1/config/workers?dry-run=true", "4").await.status, StatusCode::OK);
+    assert_eq!(send(Method::PUT, "/v1/config/workers", "\"many\"").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let patch =
+        r#"[{"op": "move", "from": "/local-data/addresses/a.example", "path": "/local-data/addresses/b.example"}]"#;
+    assert_eq!(send(Method::PATCH, "/v1/config", patch).await.status, StatusCode::OK);
+    assert_eq!(send(Method::POST, "/reload", "").await.status, StatusCode::OK);
+    assert_eq!(send(Method::POST, "/cache/clear", "").await.status, StatusCode::OK);
+    let lines = lines_of(&lines);
+    let who = "audit: uid 1000 (pid 4242) on the unix socket";
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "{who}: PUT /v1/config/logging/level: operations [add /logging]; plan [/logging/level hot]; result \
+                 200 OK: applied, generation 2"
+            ),
+            format!(
+                "{who}: PUT /v1/config/workers?dry-run=true: operations [add /workers]; plan [/workers hot]; result \
+                 200 OK: dry run, nothing applied"
+            ),
+            format!(
+                "{who}: PUT /v1/config/workers: operations [add /workers]; result 422 Unprocessable Entity: \
+                 /workers: expected \"auto\" or an integer, found a string \"many\""
+            ),
+            format!(
+                "{who}: PATCH /v1/config: operations [move /local-data/addresses/a.example → \
+                 /local-data/addresses/b.example]; plan [/local-data/addresses hot]; result 200 OK: applied, \
+                 generation 3"
+            ),
+            format!(
+                "{who}: POST /reload; plan [/local-data/addresses hot, /logging/level hot]; result 200 OK: nothing \
+                 to apply, generation 3"
+            ),
+            format!("{who}: POST /cache/clear; result 200 OK"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_change_is_carried_out_and_audited_when_its_client_goes_away() {
+    let (journal, lines) = Journal::in_memory();
+    let f = fixture_guarded(false, |_| Guard::new(Access::Socket, Limits::default(), journal)).await;
+    let request = Request::builder()
+        .method(Method::PUT)
+        .uri("/v1/config/workers")
+        .header("content-type", "application/json")
+        .body(Body::from("3"))
+        .unwrap();
+    // The client gives up at once: the future of its request is dropped.
+    let gave_up = tokio::time::timeout(Duration::from_micros(1), f.app.clone().oneshot(request)).await;
+    assert!(gave_up.is_err(), "answered within a microsecond?");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lines_of(&lines).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no audit line");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(lines_of(&lines)[0].contains("PUT /v1/config/workers"), "{:?}", lines_of(&lines));
+    assert_eq!(get(&f.app, "/v1/config/workers").await.body, 3);
 }

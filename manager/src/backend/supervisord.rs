@@ -145,6 +145,7 @@ async fn list_processes(client: &Client) -> Result<Vec<ProcessInfo>, BackendErro
 
 /// Renders supervisord.conf for `setup`.
 pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::Error> {
+    let user = setup.run_as.as_ref().map(|r| r.user.as_str());
     let mut env = Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_trim_blocks(true);
@@ -155,10 +156,10 @@ pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::
         command(&[setup.kresd.as_os_str(), "-n".as_ref(), "-c".as_ref(), config.as_os_str(), setup.rundir.as_os_str()])
     };
     for (n, config) in setup.worker_configs.iter().enumerate() {
-        programs.push(program(Program::Worker(n as u32), kresd(config)?, 100, true));
+        programs.push(program(Program::Worker(n as u32), kresd(config)?, 100, true, None));
     }
     if let Some(config) = &setup.canary_config {
-        programs.push(program(Program::Canary, kresd(config)?, 150, false));
+        programs.push(program(Program::Canary, kresd(config)?, 150, false, None));
     }
     if let Some(gc) = &setup.cache_gc {
         let interval = gc.interval.as_millis().to_string();
@@ -170,7 +171,7 @@ pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::
             interval.as_ref(),
         ];
         args.extend(gc.args.iter().map(std::ffi::OsStr::new));
-        programs.push(program(Program::CacheGc, command(&args)?, 200, true));
+        programs.push(program(Program::CacheGc, command(&args)?, 200, true, user));
     }
     let mut notify = vec!["kresd*".to_owned()];
     if setup.canary_config.is_some() {
@@ -205,12 +206,14 @@ fn program(
     command: String,
     priority: u32,
     autorestart: bool,
+    user: Option<&str>,
 ) -> BTreeMap<&'static str, minijinja::Value> {
     BTreeMap::from([
         ("name", program.name().into()),
         ("command", command.into()),
         ("priority", priority.into()),
         ("autorestart", if autorestart { "true" } else { "false" }.into()),
+        ("user", user.map_or(minijinja::Value::from(()), minijinja::Value::from)),
     ])
 }
 
@@ -587,6 +590,7 @@ mod tests {
             stop_timeout: Duration::from_secs(5),
             output: Output::Inherit,
             manager: None,
+            run_as: None,
         }
     }
 

@@ -37,6 +37,11 @@ struct Args {
     /// Where the accepted config is kept across manager restarts [default: <rundir>/state].
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// The unprivileged user the workers and the cache GC run as when the service is started as
+    /// root (kresd binds its listeners, port 53 included, as root and then drops to it); `root`
+    /// keeps everything running as root [default: knot-resolver when root].
+    #[arg(long, value_name = "NAME", env = "KRES_USER")]
+    user: Option<String>,
     /// Run as supervisord's program (set by the service start, not by hand).
     #[arg(long, hide = true, requires = "rundir")]
     supervised: bool,
@@ -59,6 +64,7 @@ fn main() -> ExitCode {
             rundir: args.rundir.expect("required by clap"),
             state_dir: args.state_dir,
             binaries,
+            user: args.user.unwrap_or_else(|| "root".to_owned()),
         };
         let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
             Ok(runtime) => runtime,
@@ -80,6 +86,7 @@ fn main() -> ExitCode {
         supervisord: args.supervisord.unwrap_or_else(|| args.venv.join("bin/supervisord")),
         binaries,
         state_dir: args.state_dir,
+        user: args.user,
     };
     match service::start(&options) {
         Ok(never) => match never {},

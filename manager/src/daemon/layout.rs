@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::backend::{CacheGc, ManagerProgram, Output, Program, Setup};
+use crate::backend::{CacheGc, ManagerProgram, Output, Program, RunAs, Setup};
 use crate::config::Config;
 
 /// The executables the service runs.
@@ -46,18 +46,26 @@ impl Default for Timeouts {
     }
 }
 
-/// The service's directories.
+/// The service's directories, and the unprivileged user that owns them.
 #[derive(Clone, Debug)]
 pub struct Layout {
     pub rundir: PathBuf,
     pub state_dir: PathBuf,
+    /// The user the workers (after binding) and the cache GC run as; `None` when everything
+    /// runs as whoever started the service.
+    pub run_as: Option<RunAs>,
 }
 
 impl Layout {
     /// `state_dir` defaults to `<rundir>/state`.
     pub fn new(rundir: &Path, state_dir: Option<&Path>) -> Layout {
         let state_dir = state_dir.map_or_else(|| rundir.join("state"), Path::to_owned);
-        Layout { rundir: rundir.to_owned(), state_dir }
+        Layout { rundir: rundir.to_owned(), state_dir, run_as: None }
+    }
+
+    /// The same layout, run by `run_as`.
+    pub fn run_by(self, run_as: Option<RunAs>) -> Layout {
+        Layout { run_as, ..self }
     }
 
     pub fn lock_file(&self) -> PathBuf {
@@ -87,13 +95,20 @@ impl Layout {
     }
 
     /// Creates the directories (rundir and state not readable by others: the state holds the
-    /// config, which may hold secrets).
-    pub fn create(&self) -> std::io::Result<()> {
+    /// config, which may hold secrets), owned by the unprivileged user when there is one, as is
+    /// `cache_dir` (created when missing: the workers open the cache after dropping to the user).
+    pub fn create(&self, cache_dir: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
-        for (dir, mode) in
-            [(&self.rundir, 0o755), (&self.lua_dir(), 0o750), (&self.control_dir(), 0o750), (&self.state_dir, 0o700)]
-        {
+        let dirs =
+            [(&self.rundir, 0o755), (&self.lua_dir(), 0o750), (&self.control_dir(), 0o750), (&self.state_dir, 0o700)];
+        for (dir, mode) in dirs {
             std::fs::DirBuilder::new().recursive(true).mode(mode).create(dir)?;
+        }
+        let Some(run_as) = &self.run_as else { return Ok(()) };
+        std::fs::DirBuilder::new().recursive(true).mode(0o750).create(cache_dir)?;
+        let (uid, gid) = ids(run_as)?;
+        for dir in dirs.iter().map(|(dir, _)| dir.as_path()).chain([cache_dir]) {
+            chown_tree(dir, uid, gid)?;
         }
         Ok(())
     }
@@ -124,8 +139,32 @@ impl Layout {
             stop_timeout: timeouts.stop,
             output: Output::Inherit,
             manager,
+            run_as: self.run_as.clone(),
         }
     }
+}
+
+/// The numeric ids of `run_as`.
+pub fn ids(run_as: &RunAs) -> std::io::Result<(u32, u32)> {
+    let not_found = |what: &str, name: &str| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, format!("there is no {what} `{name}` on this system"))
+    };
+    let user = nix::unistd::User::from_name(&run_as.user).map_err(std::io::Error::from)?;
+    let group = nix::unistd::Group::from_name(&run_as.group).map_err(std::io::Error::from)?;
+    let user = user.ok_or_else(|| not_found("user", &run_as.user))?;
+    let group = group.ok_or_else(|| not_found("group", &run_as.group))?;
+    Ok((user.uid.as_raw(), group.gid.as_raw()))
+}
+
+/// Gives `dir` and what is in it (not following symbolic links) to `uid`:`gid`.
+fn chown_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
+    if std::fs::symlink_metadata(dir)?.is_dir() {
+        for entry in std::fs::read_dir(dir)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }
 
 /// kres-cache-gc's options for the configured garbage collector (besides `-c` and `-d`).
@@ -153,11 +192,59 @@ fn cache_gc_args(config: &Config) -> Vec<String> {
     args
 }
 
+/// The manager as supervisord's program.
+pub fn manager_program(exe: &Path, files: &[PathBuf], layout: &Layout) -> ManagerProgram {
+    ManagerProgram {
+        command: manager_command(exe, files, layout),
+        ready_timeout: super::service::MANAGER_READY_TIMEOUT,
+    }
+}
+
+/// The unprivileged user to run as, from `--user NAME` (`None`: the default, `knot-resolver`
+/// when started as root): `None` when running as root was asked for (`--user root`) or when we
+/// are not root (then there is nobody to drop to). The group is the user's primary group.
+pub fn run_as(user: Option<&str>) -> Result<Option<RunAs>, String> {
+    let root = nix::unistd::geteuid().is_root();
+    let name = match user {
+        Some("root") => return Ok(None),
+        Some(name) if !root => {
+            return Err(format!(
+                "--user {name} needs the service to be started as root (it is started as uid {})",
+                nix::unistd::geteuid()
+            ));
+        }
+        None if !root => return Ok(None),
+        Some(name) => name,
+        None => DEFAULT_USER,
+    };
+    lookup(name).map(Some)
+}
+
+/// The user `name` and its primary group.
+pub fn lookup(name: &str) -> Result<RunAs, String> {
+    let user = nix::unistd::User::from_name(name).map_err(|e| format!("cannot look up the user {name}: {e}"))?;
+    let Some(user) = user else {
+        return Err(format!(
+            "there is no user `{name}` to run the workers as; install knot-resolver (which creates `{DEFAULT_USER}`), name another one with --user, or run everything as root with --user root"
+        ));
+    };
+    let group =
+        nix::unistd::Group::from_gid(user.gid).map_err(|e| format!("cannot look up the group of {name}: {e}"))?;
+    let group = group.map_or_else(|| user.gid.to_string(), |g| g.name);
+    Ok(RunAs { user: name.to_owned(), group })
+}
+
+/// Who the workers run as when the service is started as root and no `--user` is given (the user
+/// Debian's knot-resolver package creates).
+pub const DEFAULT_USER: &str = "knot-resolver";
+
 /// The supervised manager's command line, as the service start passes it on.
 pub fn manager_command(exe: &Path, files: &[PathBuf], layout: &Layout) -> Vec<OsString> {
     let mut command: Vec<OsString> =
         vec![exe.into(), "--supervised".into(), "--rundir".into(), (&layout.rundir).into()];
     command.extend(["--state-dir".into(), (&layout.state_dir).into()]);
+    let user = layout.run_as.as_ref().map_or("root", |r| r.user.as_str());
+    command.extend(["--user".into(), user.into()]);
     for file in files {
         command.push("-c".into());
         command.push(file.into());

@@ -18,7 +18,6 @@ use std::time::Duration;
 use schema_core::ResolveOptions;
 
 use super::layout::{self, Binaries, Layout, Timeouts};
-use crate::backend::ManagerProgram;
 use crate::backend::supervisord::{Paths, render_config};
 use crate::config::load::{self, LoadError};
 
@@ -33,6 +32,8 @@ pub struct ServiceOptions {
     pub supervisord: PathBuf,
     pub binaries: Binaries,
     pub state_dir: Option<PathBuf>,
+    /// `--user`: who the workers run as (`None`: `knot-resolver` when started as root).
+    pub user: Option<String>,
 }
 
 /// Why the service could not start.
@@ -86,21 +87,23 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
     };
     eprint!("{}", loaded.notes());
     let config = &loaded.validated.config;
-    let layout = Layout::new(config.rundir.as_path(), options.state_dir.as_deref());
-    layout.create().map_err(io("cannot create", &layout.rundir))?;
+    let run_as = layout::run_as(options.user.as_deref()).map_err(StartError::Invalid)?;
+    let layout = Layout::new(config.rundir.as_path(), options.state_dir.as_deref()).run_by(run_as);
+    layout.create(config.cache.storage.as_path()).map_err(io("cannot create", &layout.rundir))?;
     let lock = lock(&layout)?;
     sweep(&layout);
     clear_stale_sockets(&layout);
     let exe = std::env::current_exe().map_err(io("cannot find", Path::new("the kres-manager executable")))?;
-    let manager = ManagerProgram {
-        command: layout::manager_command(&exe, &files, &layout),
-        ready_timeout: MANAGER_READY_TIMEOUT,
-    };
+    let manager = layout::manager_program(&exe, &files, &layout);
     let setup = layout.setup(config, &options.binaries, &Timeouts::default(), Some(manager));
     let paths = Paths::new(&layout.rundir);
     std::fs::write(&paths.config, render_config(&setup, &paths)?).map_err(io("cannot write", &paths.config))?;
+    let who = layout.run_as.as_ref().map_or_else(
+        || format!("as uid {}", nix::unistd::geteuid()),
+        |r| format!("as {}:{} (kresd binds its sockets as root first)", r.user, r.group),
+    );
     eprintln!(
-        "kres-manager {}: starting supervisord ({}) for {} worker(s) in {}",
+        "kres-manager {}: starting supervisord ({}) for {} worker(s) in {}, running them {who}",
         crate::VERSION,
         options.supervisord.display(),
         config.workers,

@@ -11,11 +11,10 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::layout::{Binaries, Layout, Timeouts};
 use super::notify::{probe, probe_address, sd_notify};
-use super::service::MANAGER_READY_TIMEOUT;
 use super::store::{self, Revision};
 use super::{Daemon, ReloadError};
 use crate::backend::supervisord::Supervisord;
-use crate::backend::{Backend, ManagerProgram, Program};
+use crate::backend::{Backend, Program};
 use crate::config::load::{self, LoadError};
 use crate::reconcile::apply::Reconciler;
 use crate::reconcile::task;
@@ -27,18 +26,22 @@ pub struct SupervisedOptions {
     pub rundir: PathBuf,
     pub state_dir: Option<PathBuf>,
     pub binaries: Binaries,
+    /// The user the workers drop to (`root`: none), as the service start decided.
+    pub user: String,
 }
 
 /// Runs until SIGTERM/SIGINT (supervisord stopping the service) or a fatal error.
 pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
-    let layout = Layout::new(&options.rundir, options.state_dir.as_deref());
+    // The service start decided (and we may already run as that user): just look it up.
+    let run_as = match options.user.as_str() {
+        "root" => None,
+        name => Some(super::layout::lookup(name).map_err(|e| anyhow::anyhow!(e))?),
+    };
+    let layout = Layout::new(&options.rundir, options.state_dir.as_deref()).run_by(run_as);
     let system = load::system(&options.binaries.kresd);
     let timeouts = Timeouts::default();
     let exe = std::env::current_exe()?;
-    let manager = ManagerProgram {
-        command: super::layout::manager_command(&exe, &options.files, &layout),
-        ready_timeout: MANAGER_READY_TIMEOUT,
-    };
+    let manager = super::layout::manager_program(&exe, &options.files, &layout);
 
     let validate = super::validator(&options.binaries.kresd);
     let files = load::load_files(&options.files, &system, ResolveOptions::default());

@@ -34,8 +34,11 @@ pub const CRASH_WINDOW: Duration = Duration::from_secs(60);
 /// Stops new UDP queries from reaching a kresd that keeps its sockets (see the file).
 const STEER_AWAY: &str = include_str!("steer_away.lua");
 
+/// `drained` when [`STEER_AWAY`] or [`CLOSE_LISTENERS`] ran on the kresd.
+const DRAINED: &str = "kres_manager_drained and 'drained' or ''";
+
 /// Closes every listener of a kresd except its control socket: new queries go to the others.
-const CLOSE_LISTENERS: &str = "for _, l in ipairs(net.list()) do \
+const CLOSE_LISTENERS: &str = "kres_manager_drained = true; for _, l in ipairs(net.list()) do \
      if l.kind ~= 'control' and l.transport.ip then net.close(l.transport.ip, l.transport.port) end end";
 
 /// Why a change was not applied.
@@ -161,7 +164,8 @@ impl<B: Backend> Reconciler<B> {
             Program::Worker(n) => n,
             _ => u32::from(config.workers),
         };
-        render::render_worker(config, &WorkerContext { id, control_socket: self.layout.control(program) })
+        let worker = WorkerContext { id, control_socket: self.layout.control(program) };
+        render::render_worker_as(config, &worker, self.layout.run_as.as_ref())
     }
 
     /// Writes `program`'s Lua for `config` (atomically: a starting kresd never reads half a file).
@@ -221,14 +225,23 @@ impl<B: Backend> Reconciler<B> {
         for program in Self::workers(&config) {
             let current = std::fs::read_to_string(self.layout.lua(program)).ok();
             let same = current.as_deref() == Some(self.lua(program, &config)?.as_str());
+            // A worker the previous manager was draining when it died runs the right config
+            // but gets no more queries (its UDP sockets steered away, its listeners maybe closed).
+            let running = matches!(state(program), Some(ProcessState::Running { .. }));
+            let drained = same && running && self.was_drained(program).await;
             match state(program) {
-                Some(ProcessState::Running { pid }) if same => {
+                Some(ProcessState::Running { pid }) if same && !drained => {
                     self.note_start(program, pid);
                     steps.push(format!("adopted {program} (pid {pid})"));
                 }
                 Some(ProcessState::Running { .. }) => {
                     let pid = self.replace(program, &config).await?;
-                    steps.push(format!("restarted {program} (pid {pid}): it ran another configuration"));
+                    let why = if drained {
+                        "it had been taken out of service by an interrupted change"
+                    } else {
+                        "it ran another configuration"
+                    };
+                    steps.push(format!("restarted {program} (pid {pid}): {why}"));
                 }
                 _ => {
                     self.write_lua(program, &config)?;
@@ -444,6 +457,13 @@ impl<B: Backend> Reconciler<B> {
         let pid = self.backend.start(program).await?;
         self.note_start(program, pid);
         Ok(pid)
+    }
+
+    /// Whether `program` was drained (by [`drain`], marked by its Lua) and is thus out of
+    /// service; a worker that does not answer is taken as it is.
+    async fn was_drained(&self, program: Program) -> bool {
+        let asked = control::eval(&self.layout.control(program), DRAINED, self.timeouts.control).await;
+        matches!(asked.as_deref(), Ok("drained"))
     }
 
     /// Closes `program`'s listeners and waits (bounded) until it has no query in progress.
@@ -734,7 +754,7 @@ mod tests {
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("kres-apply-{}-{n}", std::process::id()));
         let layout = Layout::new(&dir, None);
-        layout.create().expect("dirs");
+        layout.create(&dir.join("cache")).expect("dirs");
         let binaries = Binaries { kresd: "/usr/sbin/kresd".into(), cache_gc: "/usr/sbin/kres-cache-gc".into() };
         let timeouts =
             Timeouts { control: Duration::from_millis(50), drain: Duration::from_millis(50), ..Timeouts::default() };
