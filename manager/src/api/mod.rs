@@ -195,9 +195,17 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 /// `GET /ready`: every desired worker is READY and answering.
+///
+/// The task's view (every desired worker running) is not enough: a worker that hangs (stopped,
+/// stuck) stays RUNNING for supervisord while the queries SO_REUSEPORT hashes to it are lost. So
+/// every running worker must also answer on its control socket within the statistics timeout.
 async fn ready(State(state): State<ApiState>) -> Response {
     let status = state.handle().status();
-    match status.ready {
+    let ready = match status.ready {
+        Ok(()) => responsive(&state, &status).await,
+        not_ready => not_ready,
+    };
+    match ready {
         Ok(()) => Json(json!({
             "ready": true,
             "generation": status.revision.generation,
@@ -208,6 +216,28 @@ async fn ready(State(state): State<ApiState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "reason": reason}))).into_response()
         }
     }
+}
+
+/// `Ok` unless a running worker of `status` accepts a connection on its control socket but does
+/// not answer a trivial chunk within the statistics timeout (asked concurrently): it hangs. A
+/// worker whose socket cannot be reached is left to the task's view (it is being restarted, by
+/// a change or after a crash, and the canary or the others serve meanwhile).
+async fn responsive(state: &ApiState, status: &crate::reconcile::task::Status) -> Result<(), String> {
+    let timeout = state.stats_timeout();
+    let mut asked = tokio::task::JoinSet::new();
+    for process in status.processes.iter().filter(|p| p.kind == "kresd" && p.state == "running") {
+        let Some(program) = crate::backend::Program::from_name(&process.name) else { continue };
+        let (name, socket) = (process.name.clone(), state.layout().control(program));
+        asked.spawn(async move { (name, crate::kresd::control::eval(&socket, "1", timeout).await) });
+    }
+    let mut silent = Vec::new();
+    while let Some(joined) = asked.join_next().await {
+        if let Ok((name, Err(error @ crate::kresd::control::ControlError::Timeout { .. }))) = joined {
+            silent.push(format!("{name} hangs: {error}"));
+        }
+    }
+    silent.sort();
+    if silent.is_empty() { Ok(()) } else { Err(silent.join(", ")) }
 }
 
 async fn openapi_document() -> Json<serde_json::Value> {

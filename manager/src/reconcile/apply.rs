@@ -870,6 +870,50 @@ mod tests {
         assert!(fixture.reconciler.backend().log.is_empty());
     }
 
+    /// A kresd control socket at `socket` that answers `drained` to the drained check (and an
+    /// empty reply to anything else).
+    fn fake_drained_kresd(socket: &Path) {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let _ = std::fs::remove_file(socket);
+        let listener = tokio::net::UnixListener::bind(socket).expect("bind a fake control socket");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    let mut line = String::new();
+                    while matches!(stream.read_line(&mut line).await, Ok(n) if n > 0) {
+                        if line.trim_end() != "__binary" {
+                            let text = if line.contains("kres_manager_drained and") { "drained" } else { "" };
+                            let payload = [b"\x01kres:ok\x02".as_slice(), text.as_bytes()].concat();
+                            let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
+                            frame.extend_from_slice(&payload);
+                            if stream.get_mut().write_all(&frame).await.is_err() {
+                                return;
+                            }
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        });
+    }
+
+    #[tokio::test]
+    async fn a_worker_drained_by_a_manager_that_died_is_replaced_not_adopted() {
+        let mut fixture = started(TWO).await;
+        // The previous manager died while draining kresd0 (steered away, maybe listeners closed):
+        // kresd0 runs the right config, but would never get a UDP query again.
+        fake_drained_kresd(&fixture.reconciler.layout.control(Program::Worker(0)));
+        let applied = fixture.reconciler.adopt(config(TWO)).await.expect("adopted");
+        assert!(
+            applied.steps[0].starts_with("restarted kresd0") && applied.steps[0].contains("interrupted change"),
+            "{:?}",
+            applied.steps
+        );
+        assert!(applied.steps[1].starts_with("adopted kresd1"), "{:?}", applied.steps);
+        assert_eq!(fixture.reconciler.backend().log, ["stop kresd0", "start kresd0"]);
+    }
+
     #[tokio::test]
     async fn crashes_are_repaired_and_a_crash_loop_is_given_up() {
         let mut fixture = started(TWO).await;

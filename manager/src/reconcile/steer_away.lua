@@ -3,7 +3,10 @@
 -- listener socket is connect()ed to a peer that never sends (127.0.0.1:9 or ::1 port 9): the
 -- kernel's SO_REUSEPORT selection skips connected sockets, so new queries go to the other
 -- workers. Returns how many sockets were steered away. Run by kres-manager over the control
--- socket before it closes a worker's listeners and stops it.
+-- socket before it closes a worker's listeners and stops it. It marks the worker drained
+-- (`kres_manager_drained`): a manager restarted before it stopped the worker must not adopt it
+-- as a healthy one (it would never get a UDP query again).
+kres_manager_drained = true
 local ffi = require('ffi')
 pcall(ffi.cdef, 'int getsockname(int, void *, unsigned int *);')
 pcall(ffi.cdef, 'int getsockopt(int, int, int, void *, unsigned int *);')
