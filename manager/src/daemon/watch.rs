@@ -5,14 +5,16 @@
 //! (certbot, cert-manager), which an inotify watch on the old inode misses, and a once-a-second
 //! `stat` of two files costs nothing. A change is applied once the files have stayed the same for
 //! one more period (a writer may be halfway through). A certificate kresd refuses (garbage, a key
-//! that does not match) is reported in the log; the workers keep the one they have.
+//! that does not match) is reported in the log; the workers keep the one they have. A worker that
+//! had to start while the files were broken cannot (its Lua loads them) and is given up after its
+//! crash loop; once the files load again it is started again, as a forced reload would.
 //!
 //! RPZ files (`local-data.rpz[].watchdog`) are watched by kresd itself (`policy.rpz`'s watch).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::reconcile::task::Handle;
+use crate::reconcile::task::{Change, Handle, Preconditions, Request};
 use crate::render::lua;
 
 /// How often the files are looked at.
@@ -84,12 +86,30 @@ pub async fn watch_certificates(handle: Handle) {
 async fn reload(handle: &Handle, cert: &Path, key: &Path) {
     let chunk = format!("net.tls({}, {})", lua::string(&cert.to_string_lossy()), lua::string(&key.to_string_lossy()));
     tracing::info!("{} or {} changed: reloading them on every worker", cert.display(), key.display());
+    let mut loaded = true;
     for (program, outcome) in handle.run_on_workers(chunk).await {
         match outcome {
             Ok(()) => tracing::info!("{program} reloaded the TLS certificate"),
             Err(error) => {
+                loaded = false;
                 tracing::error!("{program} refused the new TLS certificate (it keeps the previous one): {error}")
             }
+        }
+    }
+    // A worker restarted while the files were broken could not start (its Lua loads them) and
+    // was given up after its crash loop; now that they load, it gets a new chance, as a forced
+    // reload would give it.
+    if loaded && handle.status().processes.iter().any(|p| p.failed) {
+        tracing::info!("the TLS certificate loads again: starting the workers given up meanwhile");
+        let request = Request {
+            change: Change::Edit(serde_json::json!([])),
+            preconditions: Preconditions::default(),
+            dry_run: false,
+            force: true,
+            origin: "TLS certificate renewed".into(),
+        };
+        if let Err(error) = handle.apply(request).await {
+            tracing::error!("starting the workers given up failed: {error}");
         }
     }
 }
