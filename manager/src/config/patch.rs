@@ -5,6 +5,13 @@
 
 use serde_json::Value;
 
+/// How deep a patched document may nest (the parsers' limit: deeper documents are refused when
+/// read, and deep recursion over them could exhaust the stack).
+pub const MAX_DEPTH: usize = 128;
+/// How many values a patched document may hold (`copy` and `add` can otherwise double it with
+/// each operation). A config with 100,000 local-data addresses holds about 100,000.
+pub const MAX_VALUES: usize = 250_000;
+
 /// Why an edit does not apply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatchError {
@@ -164,8 +171,35 @@ pub fn apply_patch(document: &mut Value, patch: &Value) -> Result<(), PatchError
             PatchError::BadOperation { message, .. } => PatchError::BadOperation { index: i, message },
             other => other,
         })?;
+        // Checked after each operation: a few `copy` operations already double the document.
+        check_size(&result).map_err(|what| PatchError::Invalid {
+            pointer: operation.get("path").and_then(Value::as_str).unwrap_or("").to_owned(),
+            message: format!("operation {i}: the configuration would {what}; refused"),
+        })?;
     }
     *document = result;
+    Ok(())
+}
+
+/// Whether `document` stays within [`MAX_DEPTH`] and [`MAX_VALUES`] (iteratively: the check
+/// itself must not recurse as deep as the document).
+pub fn check_size(document: &Value) -> Result<(), String> {
+    let mut stack = vec![(document, 1usize)];
+    let mut values = 0usize;
+    while let Some((value, depth)) = stack.pop() {
+        values += 1;
+        if values > MAX_VALUES {
+            return Err(format!("hold more than {MAX_VALUES} values"));
+        }
+        if depth > MAX_DEPTH {
+            return Err(format!("nest deeper than {MAX_DEPTH} levels"));
+        }
+        match value {
+            Value::Array(items) => stack.extend(items.iter().map(|item| (item, depth + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|item| (item, depth + 1))),
+            _ => {}
+        }
+    }
     Ok(())
 }
 
@@ -250,6 +284,20 @@ mod tests {
         assert!(matches!(get(&document, "/a/b/01"), Err(PatchError::Missing { .. })));
         assert!(matches!(get(&document, "/a/b/1"), Err(PatchError::Missing { .. })));
         assert!(matches!(remove(&mut document, "/a/b/-"), Err(PatchError::Missing { .. })));
+    }
+
+    #[test]
+    fn patches_cannot_blow_the_document_up() {
+        let mut document = json!({"a": [1, 2, 3, 4, 5, 6, 7, 8]});
+        let doubling: Vec<Value> =
+            (0..40).map(|i| json!({"op": "copy", "from": "", "path": format!("/c{i}")})).collect();
+        let error = apply_patch(&mut document, &Value::Array(doubling)).expect_err("refused");
+        assert!(error.to_string().contains("would hold more than 250000 values"), "{error}");
+        assert_eq!(document, json!({"a": [1, 2, 3, 4, 5, 6, 7, 8]}));
+        let deep = (0..MAX_DEPTH).fold(json!(1), |v, _| json!({ "a": v }));
+        let error =
+            apply_patch(&mut document, &json!([{"op": "add", "path": "/deep", "value": deep}])).expect_err("refused");
+        assert!(error.to_string().contains("nest deeper than 128 levels"), "{error}");
     }
 
     #[test]
