@@ -1,6 +1,7 @@
 //! Every key of Knot Resolver 6's configuration format (its structure, kept in
 //! `fixtures/kr6-config-structure.json`: names, types, defaults) is in our schema with the same
 //! default, and we add no key of our own, except the differences listed here with their reason.
+//! Our own keys ([`EXTENSIONS`]) must be optional, so every Knot Resolver 6 config stays valid.
 
 use serde_json::Value as Json;
 
@@ -10,6 +11,13 @@ const DEFAULT_DIFFERENCES: &[(&str, &str)] = &[
     // kresd 5.6 has no defer, so absent resolves to off with a note and explicit `true` is an
     // error. The description says KR6's default is true.
     ("/defer/enable", "absent means Knot Resolver 6's default (on), which kresd 5.6 cannot do"),
+];
+
+/// Keys of ours that Knot Resolver 6's format does not have, each optional, with its reason.
+const EXTENSIONS: &[(&str, &str)] = &[
+    ("/management/unix-socket-mode", "who may connect to the API socket (default 0600, as before)"),
+    ("/management/unix-socket-group", "lets a group of operators use the API socket (mode 0660)"),
+    ("/management/tokens", "bearer tokens for the API over TCP, full or read-only; without them, loopback only"),
 ];
 
 struct Schemas {
@@ -61,7 +69,15 @@ fn properties(objects: &[&Json]) -> serde_json::Map<String, Json> {
     all
 }
 
-fn walk(schemas: &Schemas, reference: &Json, ours: &Json, path: &str, problems: &mut Vec<String>, leaves: &mut usize) {
+fn walk(
+    schemas: &Schemas,
+    reference: &Json,
+    ours: &Json,
+    path: &str,
+    problems: &mut Vec<String>,
+    leaves: &mut usize,
+    extensions_seen: &mut usize,
+) {
     let mut reference_objs = Vec::new();
     reference_objects(reference, &mut reference_objs);
     if reference_objs.is_empty() {
@@ -90,10 +106,21 @@ fn walk(schemas: &Schemas, reference: &Json, ours: &Json, path: &str, problems: 
                 problems.push(format!("{field_path}: default {their_default} in Knot Resolver 6, ours {my_default:?}"));
             }
         }
-        walk(schemas, their_field, my_field, &field_path, problems, leaves);
+        walk(schemas, their_field, my_field, &field_path, problems, leaves, extensions_seen);
     }
+    let required: Vec<&str> = our_objs
+        .iter()
+        .flat_map(|o| o.get("required").and_then(Json::as_array).into_iter().flatten())
+        .filter_map(Json::as_str)
+        .collect();
     for key in mine.keys().filter(|k| !theirs.contains_key(*k)) {
-        problems.push(format!("{path}/{key}: ours only"));
+        let field_path = format!("{path}/{key}");
+        if !EXTENSIONS.iter().any(|(p, _)| *p == field_path) {
+            problems.push(format!("{field_path}: ours only (a documented extension belongs in EXTENSIONS)"));
+        } else if required.contains(&key.as_str()) {
+            problems.push(format!("{field_path}: an extension must be optional, and it is required"));
+        }
+        *extensions_seen += 1;
     }
 }
 
@@ -103,8 +130,9 @@ fn every_key_and_default_of_the_reference_structure_is_ours() {
         serde_json::from_str(include_str!("fixtures/kr6-config-structure.json")).expect("the reference parses");
     let schemas = Schemas { ours: kres_manager::config::json_schema() };
     let mut problems = Vec::new();
-    let mut leaves = 0;
-    walk(&schemas, &reference, &schemas.ours, "", &mut problems, &mut leaves);
+    let (mut leaves, mut extensions_seen) = (0, 0);
+    walk(&schemas, &reference, &schemas.ours, "", &mut problems, &mut leaves, &mut extensions_seen);
     assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n"));
+    assert_eq!(extensions_seen, EXTENSIONS.len(), "an entry of EXTENSIONS names no key of ours (any more)");
     assert!(leaves > 140, "only {leaves} leaf keys compared: the walk missed part of the structure");
 }

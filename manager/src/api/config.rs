@@ -12,6 +12,13 @@
 //! Each edit is sent to the task as JSON Patch operations with absolute paths, together with
 //! the `If-Match` / `If-None-Match` preconditions, and answered once it is applied (or refused)
 //! with the executed plan and the new ETag. `?dry-run=true` only computes the plan.
+//!
+//! Secrets ([`super::secrets`]): `GET` answers `<redacted>` in their place, and a `PUT` or
+//! `PATCH` value with `<redacted>` there keeps the current secret (use `If-Match` with the ETag
+//! of the `GET` for a read-modify-write, so nothing changes in between).
+//!
+//! Every edit and reload leaves a [`ChangeDetail`] (operations, plan, outcome) in its response
+//! for the audit line.
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, State};
@@ -22,8 +29,9 @@ use axum::response::{IntoResponse, Json, Response};
 use schema_core::ResolveOptions;
 use serde_json::{Value, json};
 
+use super::audit::ChangeDetail;
 use super::body::{self, Flags};
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, secrets};
 use crate::config::load::{self, LoadError};
 use crate::config::patch;
 use crate::reconcile::task::{Change, Outcome, Preconditions, Request, RequestError};
@@ -118,7 +126,7 @@ pub async fn get_config(
             return Ok(StatusCode::NOT_MODIFIED.into_response());
         }
         let value = patch::get(&status.revision.document, &pointer.0).map_err(RequestError::Patch)?;
-        Ok(Json(value.clone()).into_response())
+        Ok(Json(secrets::redact(value.clone(), &pointer.0)).into_response())
     })();
     with_etag(result.unwrap_or_else(IntoResponse::into_response), &etag)
 }
@@ -136,7 +144,7 @@ pub async fn put_config(
         Err(error) => return with_current_etag(&state, error.into_response()),
     };
     let document = state.handle().status().revision.document;
-    let operations = put_operations(&document, &pointer.0, value);
+    let operations = put_operations(&document, &pointer.0, value).and_then(|ops| secrets::restore(&document, ops));
     edit(&state, &Method::PUT, &uri, &headers, operations).await
 }
 
@@ -153,7 +161,9 @@ pub async fn patch_config(
             Ok(operations) => operations,
             Err(error) => return with_current_etag(&state, error.into_response()),
         };
-    edit(&state, &Method::PATCH, &uri, &headers, Ok(operations)).await
+    let document = state.handle().status().revision.document;
+    let operations = secrets::restore(&document, operations);
+    edit(&state, &Method::PATCH, &uri, &headers, operations).await
 }
 
 /// `DELETE /v1/config{pointer}`: removes the value at the pointer.
@@ -264,8 +274,14 @@ async fn edit(
     headers: &HeaderMap,
     operations: Result<Value, ApiError>,
 ) -> Response {
+    let detail = ChangeDetail {
+        operations: operations.as_ref().map(ChangeDetail::operations_of).unwrap_or_default(),
+        ..ChangeDetail::default()
+    };
+    let mut dry_run = false;
     let result = async {
         let flags = Flags::parse(uri.query(), &["dry-run"])?;
+        dry_run = flags.get("dry-run");
         let request = Request {
             change: Change::Edit(operations?),
             preconditions: preconditions(headers)?,
@@ -276,14 +292,16 @@ async fn edit(
         Ok::<_, ApiError>(state.handle().apply(request).await?)
     }
     .await;
-    answer(state, result).await
+    answer(state, result, detail, dry_run).await
 }
 
-/// The response to an apply: the outcome, or the error, with the ETag after it. (The task
-/// publishes its new status before it replies, so a client reading right after sees it.)
-async fn answer(state: &ApiState, result: Result<Outcome, ApiError>) -> Response {
-    match result {
+/// The response to an apply: the outcome, or the error, with the ETag after it and the
+/// [`ChangeDetail`] for the audit. (The task publishes its new status before it replies, so a
+/// client reading right after sees it.)
+async fn answer(state: &ApiState, result: Result<Outcome, ApiError>, detail: ChangeDetail, dry_run: bool) -> Response {
+    let mut response = match result {
         Ok(outcome) => {
+            let detail = detail.with_outcome(&outcome, dry_run);
             let etag = outcome.etag.clone();
             let body = json!({
                 "generation": outcome.generation,
@@ -292,10 +310,14 @@ async fn answer(state: &ApiState, result: Result<Outcome, ApiError>) -> Response
                 "plan": outcome.plan,
                 "steps": outcome.steps,
             });
-            with_etag(Json(body).into_response(), &etag)
+            let mut response = with_etag(Json(body).into_response(), &etag);
+            response.extensions_mut().insert(detail);
+            return response;
         }
         Err(error) => with_current_etag(state, error.into_response()),
-    }
+    };
+    response.extensions_mut().insert(detail);
+    response
 }
 
 /// `POST /reload`, `/reload/force`, `/renew`, `/renew/force`: re-reads the config files and
@@ -303,8 +325,10 @@ async fn answer(state: &ApiState, result: Result<Outcome, ApiError>) -> Response
 /// drops those); `force` re-applies even when nothing changed. Answers when applied; any
 /// failure is an error status.
 pub async fn reload(State(state): State<ApiState>, uri: Uri) -> Response {
+    let mut dry_run = false;
     let result = async {
         let flags = Flags::parse(uri.query(), &["discard-api-changes", "dry-run"])?;
+        dry_run = flags.get("dry-run");
         let force = uri.path().ends_with("/force");
         let daemon = state.daemon();
         let (files, kresd) = (daemon.files.clone(), daemon.kresd.clone());
@@ -333,7 +357,7 @@ pub async fn reload(State(state): State<ApiState>, uri: Uri) -> Response {
         Ok(state.handle().apply(request).await?)
     }
     .await;
-    answer(&state, result).await
+    answer(&state, result, ChangeDetail::default(), dry_run).await
 }
 
 #[cfg(test)]

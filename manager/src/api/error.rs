@@ -4,9 +4,11 @@
 //! problem, `pointer` an RFC 6901 pointer into the config document (or the request body, for
 //! body syntax errors and `/cache/clear` fields), `""` when the problem is about nothing in
 //! particular. Client mistakes are 4xx with every problem; our own faults are logged and
-//! answered 500 with an opaque message.
+//! answered 500 with an opaque message. Messages about a secret's place never show its value
+//! ([`super::secrets::sanitize`]).
 
-use axum::http::StatusCode;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use schema_core::Report;
 use serde_json::json;
@@ -55,7 +57,22 @@ pub enum ApiError {
     /// Our own fault; the text goes to the log only.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The request has no valid token (the API over TCP); the text says what was wrong, never
+    /// what was sent.
+    #[error("{message}")]
+    Unauthorized { message: String, invalid_token: bool },
+    /// The token is valid but its scope does not allow the request.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many requests with a wrong token from this address: answered without looking at the
+    /// token until `retry_after` seconds have passed.
+    #[error("too many requests with a wrong or missing token from this address; retry in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
 }
+
+/// A short account of an error answer, left in the response's extensions for the audit log.
+#[derive(Clone, Debug)]
+pub struct ErrorSummary(pub String);
 
 fn entries_text(entries: &[(String, String)]) -> String {
     entries
@@ -93,6 +110,10 @@ fn patch_error(error: &PatchError) -> (StatusCode, serde_json::Value) {
             (StatusCode::NOT_FOUND, entry(pointer, "no such value in the configuration"))
         }
         PatchError::Invalid { pointer, message } => (StatusCode::UNPROCESSABLE_ENTITY, entry(pointer, message.clone())),
+        PatchError::TestFailed { pointer, .. } if super::secrets::holds_secret(pointer) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            entry(pointer, "test failed: the value differs (not shown: it is or holds a secret)"),
+        ),
         PatchError::TestFailed { pointer, actual, expected } => (
             StatusCode::UNPROCESSABLE_ENTITY,
             entry(pointer, format!("test failed: the value is {actual}, not {expected}")),
@@ -106,6 +127,17 @@ fn patch_error(error: &PatchError) -> (StatusCode, serde_json::Value) {
 impl ApiError {
     /// The status and the entries of the response.
     pub fn parts(&self) -> (StatusCode, Vec<serde_json::Value>) {
+        let (status, mut entries) = self.raw_parts();
+        for entry in &mut entries {
+            if let (Some(pointer), Some(message)) = (entry["pointer"].as_str(), entry["message"].as_str()) {
+                let clean = super::secrets::sanitize(pointer, message);
+                entry["message"] = serde_json::Value::String(clean);
+            }
+        }
+        (status, entries)
+    }
+
+    fn raw_parts(&self) -> (StatusCode, Vec<serde_json::Value>) {
         let one = |status, pointer: &str, message: String| (status, vec![entry(pointer, message)]);
         match self {
             ApiError::Syntax(report) => (StatusCode::BAD_REQUEST, report_entries(report)),
@@ -126,6 +158,9 @@ impl ApiError {
             ApiError::Worker(error) => one(StatusCode::SERVICE_UNAVAILABLE, "", error.to_string()),
             ApiError::Unavailable(message) => one(StatusCode::SERVICE_UNAVAILABLE, "", message.clone()),
             ApiError::Internal(_) => internal(),
+            ApiError::Unauthorized { message, .. } => one(StatusCode::UNAUTHORIZED, "", message.clone()),
+            ApiError::Forbidden(message) => one(StatusCode::FORBIDDEN, "", message.clone()),
+            ApiError::TooManyRequests { .. } => one(StatusCode::TOO_MANY_REQUESTS, "", self.to_string()),
         }
     }
 }
@@ -181,11 +216,42 @@ fn request_parts(error: &RequestError) -> (StatusCode, Vec<serde_json::Value>) {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, errors) = self.parts();
+        // The entries, not `self`: they are free of secrets.
+        let text = errors
+            .iter()
+            .map(|e| {
+                let (pointer, message) = (e["pointer"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or(""));
+                if pointer.is_empty() { message.to_owned() } else { format!("{pointer}: {message}") }
+            })
+            .collect::<Vec<_>>();
         if status.is_server_error() {
+            // Our faults, with the details the answer leaves out (they hold no config values).
             tracing::error!("API: {self}");
         } else {
-            tracing::debug!("API: {status}: {self}");
+            // A client's mistakes, as answered: free of secrets (`{self}` may quote one).
+            tracing::debug!("API: {status}: {}", text.join("\n"));
         }
-        (status, Json(json!({ "errors": errors }))).into_response()
+        let summary = match text.len() {
+            0 | 1 => text.first().cloned().unwrap_or_default(),
+            n => format!("{} (and {} more)", text[0], n - 1),
+        };
+        let mut response = (status, Json(json!({ "errors": errors }))).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized { invalid_token, .. } => {
+                let challenge = if *invalid_token {
+                    r#"Bearer realm="kres-manager", error="invalid_token""#
+                } else {
+                    r#"Bearer realm="kres-manager""#
+                };
+                headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            }
+            ApiError::TooManyRequests { retry_after } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ => {}
+        }
+        response.extensions_mut().insert(ErrorSummary(summary.chars().take(300).collect()));
+        response
     }
 }

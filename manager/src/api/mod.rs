@@ -16,27 +16,41 @@
 //! checked by the task right before the apply, so check and apply are one atomic step.
 //! Responses to config requests carry the `ETag` of the whole config.
 //!
+//! # Protection
+//!
+//! Every request passes [`guard::guard`] first: on the unix socket its mode and group decide who
+//! may connect; over TCP a bearer token from `management.tokens` is needed (full or read-only),
+//! refusals are rate-limited per address, and without tokens the listener is on loopback only.
+//! Every request that may change something gets an audit line ([`audit`]). Secrets of the
+//! configuration never appear in answers, error messages or logs ([`secrets`]). The rules are
+//! written down in `docs/reliability.md`, "API protection".
+//!
 //! # Cancellation
 //!
-//! A request that reached the task's queue is carried out to the end even if its client
-//! disconnects (the handler's future is dropped, the task finishes the apply and drops the
-//! reply); a client that goes away before that changes nothing. Metrics and cache requests
-//! talk to the workers' control sockets with timeouts and never wait for the task.
+//! A request that may change something (any method but `GET` and `HEAD`) runs in a task of its
+//! own once the guard let it in, so it is carried out to the end, and audited, even if its
+//! client disconnects; a request whose body did not arrive whole changes nothing. Metrics and
+//! cache requests talk to the workers' control sockets with timeouts and never wait for the
+//! task.
 //!
 //! # Modules
 //!
 //! [`config`] the config, reload and renew routes; [`metrics`] statistics from the workers
 //! (JSON and Prometheus, counters kept monotonic across worker restarts) and the manager's own;
-//! [`cache`] `POST /cache/clear`; [`listen`] the socket; [`openapi`] the OpenAPI document of all
-//! of it; [`error`] [`ApiError`]; [`body`] reading bodies and query flags.
+//! [`cache`] `POST /cache/clear`; [`listen`] the socket; [`guard`] who may do what, [`audit`]
+//! the audit log, [`secrets`] redaction; [`openapi`] the OpenAPI document of all of it;
+//! [`error`] [`ApiError`]; [`body`] reading bodies and query flags.
 
+pub mod audit;
 pub mod body;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod guard;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
+pub mod secrets;
 
 #[cfg(test)]
 mod tests;
@@ -78,6 +92,7 @@ struct Shared {
     stop: mpsc::Sender<()>,
     metrics: metrics::Metrics,
     stats_timeout: Duration,
+    guard: guard::Guard,
 }
 
 impl ApiState {
@@ -94,7 +109,23 @@ impl ApiState {
         stop: mpsc::Sender<()>,
         stats_timeout: Duration,
     ) -> ApiState {
-        ApiState(Arc::new(Shared { daemon, layout, stop, metrics: metrics::Metrics::default(), stats_timeout }))
+        ApiState::with_guard(daemon, layout, stop, stats_timeout, guard::Guard::default())
+    }
+
+    /// The state of an API whose requests `guard` lets in (the default lets everyone in, as on
+    /// the unix socket).
+    pub fn with_guard(
+        daemon: Daemon,
+        layout: Layout,
+        stop: mpsc::Sender<()>,
+        stats_timeout: Duration,
+        guard: guard::Guard,
+    ) -> ApiState {
+        ApiState(Arc::new(Shared { daemon, layout, stop, metrics: metrics::Metrics::default(), stats_timeout, guard }))
+    }
+
+    pub fn guard(&self) -> &guard::Guard {
+        &self.0.guard
     }
 
     pub fn handle(&self) -> &Handle {
@@ -148,7 +179,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/processes/{type}"),
 ];
 
-/// The whole API. `GET` routes answer `HEAD` too.
+/// The whole API. `GET` routes answer `HEAD` too. Every route (and every unknown one) is behind
+/// [`guard::guard`].
 pub fn router(state: ApiState) -> Router {
     use config::{delete_config, get_config, patch_config, put_config, reload};
     Router::new()
@@ -175,6 +207,7 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(
             |uri: Uri| async move { ApiError::MethodNotAllowed { path: uri.path().to_owned() } },
         )
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
 }
 
@@ -310,6 +343,10 @@ fn process_list(state: &ApiState, keep: impl Fn(&str) -> bool) -> serde_json::Va
 
 /// Starts the API on the endpoint `management` names, serving `daemon` (a spawned task; the
 /// returned [`Api`] removes the socket file when dropped). `stop` receives `POST /stop`.
+///
+/// Over TCP, the tokens are read now (an unusable token file is an error: the API does not
+/// start); without tokens, an address that is not loopback is refused and the start-up log
+/// says that every local user may use the API.
 pub async fn start(
     daemon: Daemon,
     layout: Layout,
@@ -317,7 +354,28 @@ pub async fn start(
     stop: mpsc::Sender<()>,
 ) -> Result<Api, ListenError> {
     let endpoint = Endpoint::from_management(management)?;
-    let state = ApiState::new(daemon, layout, stop);
+    let permissions = listen::SocketPermissions::from_management(management)?;
+    let access = match &endpoint {
+        Endpoint::Unix(_) => guard::Access::Socket,
+        Endpoint::Tcp(address) if management.tokens.is_empty() => {
+            if !address.ip().is_loopback() {
+                return Err(ListenError::NotLoopback { address: *address });
+            }
+            tracing::warn!(
+                "the management API on http://{address} has no tokens: it listens on loopback only, and every \
+                 local user may use it; add `management.tokens` to require a token"
+            );
+            guard::Access::Loopback
+        }
+        Endpoint::Tcp(address) => {
+            let tokens = guard::Token::load_all(&management.tokens)?;
+            let names: Vec<String> = tokens.iter().map(|t| format!("`{}` ({})", t.name, t.scope)).collect();
+            tracing::info!("the management API on http://{address} requires a token: {}", names.join(", "));
+            guard::Access::Tokens(tokens)
+        }
+    };
+    let guard = guard::Guard::new(access, guard::Limits::default(), audit::Journal::default());
+    let state = ApiState::with_guard(daemon, layout, stop, STATS_TIMEOUT, guard);
     metrics::spawn_recorder(&state);
-    listen::serve(endpoint, router(state)).await
+    listen::serve_with(endpoint, &permissions, router(state)).await
 }

@@ -70,7 +70,7 @@ fn config_operations(pointer: bool) -> Value {
     json!({
         "get": {
             "summary": format!("The configuration {at}"),
-            "description": "The value in the configuration document as given: the config files merged, with the changes made through the API on top (defaults are not filled in). Every response carries the ETag of the whole configuration.",
+            "description": "The value in the configuration document as given: the config files merged, with the changes made through the API on top (defaults are not filled in). Secrets (`/network/tls/sticket-secret`) are answered as `<redacted>`. Every response carries the ETag of the whole configuration.",
             "parameters": get_parameters,
             "responses": responses(
                 vec![
@@ -89,13 +89,13 @@ fn config_operations(pointer: bool) -> Value {
         },
         "put": edit(
             &format!("Set the value {at}"),
-            "Sets a mapping member (added or replaced) or replaces a list item; a final `/-` appends to a list. Missing or null parents are created as mappings (a `/-` or `/0` under a missing parent creates a list). The whole resulting configuration is validated and applied; the answer comes when it is applied.",
+            "Sets a mapping member (added or replaced) or replaces a list item; a final `/-` appends to a list. Missing or null parents are created as mappings (a `/-` or `/0` under a missing parent creates a list). A `<redacted>` at a secret's place keeps the current secret (so a document read with GET can be sent back; use If-Match). The whole resulting configuration is validated and applied; the answer comes when it is applied.",
             Some(json!({"$ref": "#/components/requestBodies/ConfigValue"})),
             pointer,
         ),
         "patch": edit(
             &format!("Apply a JSON Patch {at}"),
-            "An RFC 6902 JSON Patch (add, remove, replace, move, copy, test), all or nothing; its paths (and `from`s) are relative to the pointer. Values keep their JSON types.",
+            "An RFC 6902 JSON Patch (add, remove, replace, move, copy, test), all or nothing; its paths (and `from`s) are relative to the pointer. Values keep their JSON types; a `<redacted>` value at a secret's place keeps the current secret; a copy or move from a place holding a secret is refused (400).",
             Some(json!({"$ref": "#/components/requestBodies/JsonPatch"})),
             pointer,
         ),
@@ -200,6 +200,22 @@ fn paths() -> Value {
             ),
         }},
     });
+    // Every route is behind the guard: 401 and 429 over TCP with tokens; 403 for a read-only
+    // token on anything but GET.
+    if let Value::Object(paths) = &mut paths {
+        for item in paths.values_mut() {
+            for (method, operation) in item.as_object_mut().into_iter().flatten() {
+                let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+                let mut codes = vec!["401", "429"];
+                if method != "get" {
+                    codes.insert(1, "403");
+                }
+                for (code, value) in errors(&codes) {
+                    responses.insert(code, value);
+                }
+            }
+        }
+    }
     // HEAD works wherever GET does.
     if let Value::Object(paths) = &mut paths {
         for item in paths.values_mut() {
@@ -393,6 +409,13 @@ fn components() -> Value {
         "headers": {
             "ETag": {"description": "Strong ETag of the whole configuration", "schema": {"type": "string"}},
         },
+        "securitySchemes": {
+            "bearerToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "Over TCP with `management.tokens`: the contents of a token file. A `read-only` token may use GET (and HEAD) only. Not needed on the unix socket, whose mode and group decide who may connect, nor over TCP without tokens (loopback only).",
+            },
+        },
         "requestBodies": {
             "ConfigValue": {
                 "required": true,
@@ -418,6 +441,17 @@ fn components() -> Value {
                 "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
                 "content": {"application/json": {"schema": schema_ref("Applied")}},
             },
+            "Error401": {
+                "description": "Over TCP with tokens: no token, not a bearer token, or a wrong one (the message says which). Every unknown route is 401 too.",
+                "headers": {"WWW-Authenticate": {"schema": {"type": "string", "examples": ["Bearer realm=\"kres-manager\", error=\"invalid_token\""]}}},
+                "content": {"application/json": {"schema": schema_ref("Errors")}},
+            },
+            "Error403": error_response("The token is read-only and the request is not a GET"),
+            "Error429": {
+                "description": "Too many refused tokens from this client's address (IPv6: its /64) within a minute: every request from it is refused, without looking at its token, until Retry-After seconds have passed",
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+                "content": {"application/json": {"schema": schema_ref("Errors")}},
+            },
             "Error400": error_response("Malformed request: a body that is not JSON or YAML (with line:column), a bad JSON Patch, an unknown query parameter"),
             "Error404": error_response("The pointer names nothing in the configuration (or no such process type)"),
             "Error409": error_response("The change needs a restart of the whole service (one entry per such change)"),
@@ -438,9 +472,10 @@ pub fn document() -> Value {
         "info": {
             "title": "kres-manager management API",
             "version": crate::VERSION,
-            "description": "Manages Knot Resolver (kresd 5.6) workers; compatible with Knot Resolver 6's management API. Every error is JSON `{\"errors\": [{\"pointer\", \"message\"}]}`. Bodies are JSON or YAML by Content-Type. Requests that change the configuration answer once it is applied.",
+            "description": "Manages Knot Resolver (kresd 5.6) workers; compatible with Knot Resolver 6's management API. Every error is JSON `{\"errors\": [{\"pointer\", \"message\"}]}`. Bodies are JSON or YAML by Content-Type. Requests that change the configuration answer once it is applied. On the unix socket no token is needed; over TCP with `management.tokens` every request needs a bearer token (see bearerToken). Every request that may change something is written to the audit log.",
             "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"},
         },
+        "security": [{}, {"bearerToken": []}],
         "paths": paths(),
         "components": components(),
     })

@@ -49,6 +49,10 @@ pub struct Global {
     /// order) [default: /etc/knot-resolver/config.yaml if it exists].
     #[arg(short = 'c', long = "config", global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub config: Vec<PathBuf>,
+    /// File holding a token of the API, sent as `Authorization: Bearer`: needed over TCP when
+    /// the API has `management.tokens` (ignored on the unix socket).
+    #[arg(long, global = true, value_name = "FILE", env = "KRES_API_TOKEN_FILE", help_heading = GLOBAL)]
+    pub token_file: Option<PathBuf>,
     /// Print the server's JSON answers as they are (errors too, on standard output), for scripts.
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use schema_core::{Format, Report, Value};
 
 use super::http::Endpoint;
-use crate::config::management::{DEFAULT_API_SOCKET, Management};
+use crate::config::management::{DEFAULT_API_SOCKET, Management, api_interface};
 
 /// The config file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG: &str = "/etc/knot-resolver/config.yaml";
@@ -114,9 +114,11 @@ pub fn from_files(files: &[PathBuf]) -> Result<Endpoint, String> {
     Ok(endpoint_of(&management, Path::new(rundir)))
 }
 
-/// The endpoint a `management` section names; a relative socket path is inside the rundir.
+/// The endpoint a `management` section names; a relative socket path is inside the rundir. An
+/// `interface` without `tokens` is on loopback, as the manager binds it.
 pub fn endpoint_of(management: &Management, rundir: &Path) -> Endpoint {
-    match (&management.unix_socket, &management.interface) {
+    let interface = management.interface.map(|address| api_interface(&address, &management.tokens));
+    match (&management.unix_socket, &interface) {
         (Some(path), _) => Endpoint::Unix(rundir.join(path)),
         (None, Some(address)) => Endpoint::Tcp {
             host: address.addr.to_string(),
@@ -165,6 +167,10 @@ mod tests {
         let default = write(&dir, "default.yaml", "management:\n  unix-socket: /default.sock\n");
         let (api, _) = discover(None, std::slice::from_ref(&given), &default).unwrap();
         assert_eq!(api.endpoint, Endpoint::Tcp { host: "127.0.0.1".into(), port: 5000 });
+        // Without tokens, the manager binds loopback.
+        let open = write(&dir, "open.yaml", "management:\n  interface: 192.0.2.1@5000\n");
+        let (loopback, _) = discover(None, &[open], &default).unwrap();
+        assert_eq!(loopback.endpoint, Endpoint::Tcp { host: "127.0.0.1".into(), port: 5000 });
         assert_eq!(api.source, Source::Config(vec![given]));
         let (api, notes) = discover(None, &[], &default).unwrap();
         assert_eq!(api.endpoint, unix("/default.sock"));

@@ -29,6 +29,36 @@ pub struct Client {
     pub timeout: Option<Duration>,
     /// Print the server's JSON as is.
     pub json: bool,
+    /// The token from `--token-file`, sent with every request.
+    pub token: Option<Token>,
+}
+
+/// A token of the API (never shown by `Debug`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+impl Token {
+    /// Reads a token file (one line; surrounding white space is dropped). Errors name the file,
+    /// never its contents.
+    pub fn read(path: &Path) -> Result<Token, Failure> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            Failure::error(format!("cannot read the token file {} (--token-file): {error}", path.display()))
+        })?;
+        let token = text.trim();
+        if token.is_empty() || token.contains(char::is_whitespace) {
+            return Err(Failure::error(format!(
+                "the token file {} (--token-file) must hold one token on one line",
+                path.display()
+            )));
+        }
+        Ok(Token(token.to_owned()))
+    }
 }
 
 /// Whether a request reads (short timeout) or changes (long timeout).
@@ -47,7 +77,8 @@ impl Client {
         for note in notes {
             eprintln!("{note}");
         }
-        Ok(Client { api, timeout: global.timeout.map(Duration::from_secs_f64), json: global.json })
+        let token = global.token_file.as_deref().map(Token::read).transpose()?;
+        Ok(Client { api, timeout: global.timeout.map(Duration::from_secs_f64), json: global.json, token })
     }
 
     /// Sends a request; a non-2xx answer is a [`Failure`] with the API's problems.
@@ -63,6 +94,10 @@ impl Client {
             Kind::Change => CHANGE_TIMEOUT,
         });
         let timeouts = Timeouts { connect: CONNECT_TIMEOUT.min(request_timeout), request: request_timeout };
+        let request = match &self.token {
+            Some(Token(token)) => request.header("authorization", format!("Bearer {token}")),
+            None => request,
+        };
         http::send_blocking(&self.api.endpoint, request, timeouts).map_err(|error| self.transport_failure(kind, error))
     }
 

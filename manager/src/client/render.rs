@@ -221,10 +221,13 @@ pub fn api_error(status: u16, body: &str) -> String {
     let mut out = String::new();
     let headline = match status {
         400 => "kres-manager could not read the request",
+        401 => "kres-manager wants a valid token (--token-file FILE or $KRES_API_TOKEN_FILE)",
+        403 => "this token may not do that; nothing was changed",
         404 => "nothing there",
         409 => "this change needs a restart of the whole service; nothing was changed",
         412 => "the config changed since that ETag was read; nothing was changed",
         422 => "the config was refused; nothing was changed",
+        429 => "too many refused tokens from this address; wait and retry",
         500 => "kres-manager failed internally",
         503 => "kres-manager is not ready",
         _ => "",
