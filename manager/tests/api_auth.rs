@@ -317,12 +317,10 @@ fn the_unix_socket_has_the_mode_and_group_of_the_config_and_the_audit_names_the_
     }
 }
 
-/// The issue asks that nothing in the rundir be writable by every user. Today supervisord-ext
-/// creates `kres-notify.sock` with mode 0666 in a rundir of mode 0755 (so that workers running
-/// as another user can send `READY=1`); that is for its owners to narrow (a group, 0660), and
-/// this test is ignored until then (`cargo test -p kres-manager --test api_auth -- --ignored`).
+/// The issue asks that nothing in the rundir be writable by every user. supervisord's sd_notify
+/// socket is mode 0666 (workers that dropped to their user send `READY=1` to it), so it lives in
+/// `<rundir>/notify`, a directory of mode 0750 that only root and the workers' group may enter.
 #[test]
-#[ignore = "kres-notify.sock is 0666 in a 0755 rundir (supervisord-ext); see docs/reliability.md, API protection"]
 fn nothing_in_the_rundir_is_writable_by_every_user() {
     let service = Service::start(Path::new(EXE), &config(""));
     let mut writable = Vec::new();

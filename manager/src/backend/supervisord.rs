@@ -50,7 +50,9 @@ impl Paths {
             config: rundir.join("supervisord.conf"),
             socket: rundir.join("supervisord.sock"),
             pidfile: rundir.join("supervisord.pid"),
-            notify_socket: rundir.join("kres-notify.sock"),
+            // In a directory of its own: the socket must be writable by the workers' user (mode
+            // 0666), the directory keeps everyone else out (see `Layout::create`).
+            notify_socket: rundir.join("notify").join("kres-notify.sock"),
         }
     }
 }
@@ -328,6 +330,9 @@ impl Backend for Supervisord {
         tokio::fs::write(&paths.config, config)
             .await
             .map_err(|source| BackendError::Write { path: paths.config.clone(), source })?;
+        if let Some(dir) = paths.notify_socket.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| BackendError::Write { path: dir.to_owned(), source })?;
+        }
         let stdout = match &setup.output {
             Output::Inherit => Stdio::inherit(),
             Output::Discard => Stdio::null(),

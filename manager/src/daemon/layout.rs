@@ -90,6 +90,11 @@ impl Layout {
         self.control_dir().join(program.name())
     }
 
+    /// Where supervisord's sd_notify socket is (see [`crate::backend::supervisord::Paths`]).
+    pub fn notify_dir(&self) -> PathBuf {
+        self.rundir.join("notify")
+    }
+
     pub fn state_file(&self) -> PathBuf {
         self.state_dir.join("config.json")
     }
@@ -104,12 +109,18 @@ impl Layout {
         for (dir, mode) in dirs {
             std::fs::DirBuilder::new().recursive(true).mode(mode).create(dir)?;
         }
+        // supervisord's sd_notify socket (mode 0666, so that workers that dropped to their user
+        // can send READY=1) lives in a directory only root and the workers' group may enter.
+        let notify = self.notify_dir();
+        std::fs::DirBuilder::new().recursive(true).mode(0o750).create(&notify)?;
+        std::fs::set_permissions(&notify, std::os::unix::fs::PermissionsExt::from_mode(0o750))?;
         let Some(run_as) = &self.run_as else { return Ok(()) };
         std::fs::DirBuilder::new().recursive(true).mode(0o750).create(cache_dir)?;
         let (uid, gid) = ids(run_as)?;
         for dir in dirs.iter().map(|(dir, _)| dir.as_path()).chain([cache_dir]) {
             chown_tree(dir, uid, gid)?;
         }
+        std::os::unix::fs::lchown(&notify, Some(0), Some(gid))?;
         Ok(())
     }
 
