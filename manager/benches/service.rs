@@ -22,28 +22,7 @@ use nix::sys::signal::Signal;
 const EXE: &str = env!("CARGO_BIN_EXE_kres-manager");
 
 fn config(level: &str) -> String {
-    format!(
-        "rundir: {{rundir}}
-workers: 4
-dnssec:
-  enable: false
-options:
-  priming: false
-network:
-  listen:
-    - interface: 127.0.0.1@{{port}}
-cache:
-  storage: {{rundir}}/cache
-  size-max: 10M
-logging:
-  level: {level}
-local-data:
-  addresses:
-    a.example: 192.0.2.1
-lua:
-  script: policy.add(policy.all(policy.REFUSE))
-"
-    )
+    kres_tests::service::config(4, &format!("logging:\n  level: {level}\n"))
 }
 
 fn median(mut samples: Vec<f64>) -> f64 {

@@ -3,11 +3,11 @@
 //! minimal client in this file.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use kres_tests::http::Reply;
 use kres_tests::service::{Service, kill};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
@@ -17,87 +17,16 @@ const EXE: &str = env!("CARGO_BIN_EXE_kres-manager");
 /// Two workers on the test's port, offline, answering `a.example` from local data and refusing
 /// everything else at once; the API on `{rundir}/api.sock`.
 fn config() -> String {
-    "rundir: {rundir}
-workers: 2
-management:
-  unix-socket: {rundir}/api.sock
-dnssec:
-  enable: false
-options:
-  priming: false
-network:
-  listen:
-    - interface: 127.0.0.1@{port}
-cache:
-  storage: {rundir}/cache
-  size-max: 10M
-local-data:
-  addresses:
-    a.example: 192.0.2.1
-lua:
-  script: policy.add(policy.all(policy.REFUSE))
-"
-    .to_owned()
+    kres_tests::service::config(2, "")
 }
 
 fn socket(service: &Service) -> PathBuf {
     service.rundir().join("api.sock")
 }
 
-/// An HTTP response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: BTreeMap<String, String>,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-}
-
-/// One request over the unix socket (`Connection: close`; chunked replies decoded).
+/// One request over the unix socket.
 fn http(socket: &Path, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-    let mut stream = UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
-    stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no header end: {text:?}"));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status line");
-    let headers: BTreeMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let text =
-        if headers.get("transfer-encoding").is_some_and(|t| t == "chunked") { dechunk(rest) } else { rest.to_owned() };
-    Reply { status, headers, text }
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).expect("chunk size");
-        if size == 0 {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = &after[size + 2..];
-    }
-    out
+    kres_tests::http::unix(socket, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 fn get(service: &Service, path: &str) -> Reply {

@@ -4,17 +4,14 @@
 //! said at start-up), on a unix socket with the mode and group of the config (the audit names the
 //! peer's uid), and the session-ticket secret kept out of answers and the log.
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use kres_tests::http::Reply;
 use kres_tests::kresd::{TempDir, free_port};
 use kres_tests::service::Service;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const EXE: &str = env!("CARGO_BIN_EXE_kres-manager");
 const KRESCTL: &str = env!("CARGO_BIN_EXE_kresctl");
@@ -37,94 +34,22 @@ const SECRET: &str = "e2e-sticket-secret-0123456789abcdef-XYZ";
 
 /// One worker on the test's port, offline, answering from local data; `management` as given.
 fn config(management: &str) -> String {
-    format!(
-        "rundir: {{rundir}}
-workers: 1
-{management}
-dnssec:
-  enable: false
-options:
-  priming: false
-network:
-  listen:
-    - interface: 127.0.0.1@{{port}}
-cache:
-  storage: {{rundir}}/cache
-  size-max: 10M
-local-data:
-  addresses:
-    a.example: 192.0.2.1
-"
-    )
-}
-
-/// An HTTP response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: BTreeMap<String, String>,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-}
-
-/// One HTTP/1.1 exchange over `stream` (`Connection: close`; chunked replies decoded).
-fn exchange(mut stream: impl Read + Write, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no header end: {text:?}"));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status line");
-    let headers: BTreeMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let text = if headers.get("transfer-encoding").is_some_and(|t| t == "chunked") {
-        let (mut out, mut rest) = (String::new(), rest);
-        while let Some((size, after)) = rest.split_once("\r\n") {
-            let size = usize::from_str_radix(size.trim(), 16).expect("chunk size");
-            if size == 0 {
-                break;
-            }
-            out.push_str(&after[..size]);
-            rest = &after[size + 2..];
-        }
-        out
-    } else {
-        rest.to_owned()
-    };
-    Reply { status, headers, text }
+    kres_tests::service::config(1, &format!("{management}\n"))
 }
 
 /// A request to 127.0.0.1:`port` with `token` as a bearer token (none when empty).
 fn tcp(port: u16, token: &str, method: &str, path: &str, body: &str) -> Reply {
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect to the API: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let authorization = format!("Bearer {token}");
-    let headers: &[(&str, &str)] = if token.is_empty() { &[] } else { &[("Authorization", &authorization)] };
-    exchange(stream, method, path, headers, body)
+    let mut headers = vec![("Content-Type", "application/json")];
+    if !token.is_empty() {
+        headers.push(("Authorization", &authorization));
+    }
+    kres_tests::http::tcp(port, method, path, &headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 fn unix(socket: &Path, method: &str, path: &str, body: &str) -> Reply {
-    let stream = UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
-    stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    exchange(stream, method, path, &[], body)
+    let headers = [("Content-Type", "application/json")];
+    kres_tests::http::unix(socket, method, path, &headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 /// A token file with mode 0600.
@@ -196,15 +121,10 @@ fn over_tcp_every_request_needs_a_token_and_every_change_is_audited() {
     let etag = whole.headers["etag"].clone();
     let mut document = whole.json();
     document["local-data"]["addresses"]["c.example"] = json!("192.0.2.3");
-    let stream = TcpStream::connect(("127.0.0.1", api_port)).unwrap();
     let authorization = format!("Bearer {FULL_TOKEN}");
-    let back = exchange(
-        stream,
-        "PUT",
-        "/v1/config",
-        &[("Authorization", &authorization), ("If-Match", &etag)],
-        &document.to_string(),
-    );
+    let headers = [("Content-Type", "application/json"), ("Authorization", &authorization), ("If-Match", &etag)];
+    let back = kres_tests::http::tcp(api_port, "PUT", "/v1/config", &headers, &document.to_string())
+        .unwrap_or_else(|e| panic!("PUT /v1/config: {e}"));
     assert_eq!(back.status, 200, "{back:?}");
     let lua = std::fs::read_dir(service.rundir().join("lua"))
         .unwrap()

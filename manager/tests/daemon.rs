@@ -5,35 +5,10 @@
 use std::time::{Duration, Instant};
 
 use kres_manager::backend::{ProcessState, Program};
-use kres_tests::service::{Load, Service, kill};
+use kres_tests::service::{Load, Service, config, kill, rolling};
 use nix::sys::signal::Signal;
 
 const EXE: &str = env!("CARGO_BIN_EXE_kres-manager");
-
-/// Two workers on the test's port, offline, answering `a.example` from local data and refusing
-/// everything else at once.
-fn config(workers: u32, extra: &str) -> String {
-    format!(
-        "rundir: {{rundir}}
-workers: {workers}
-dnssec:
-  enable: false
-options:
-  priming: false
-network:
-  listen:
-    - interface: 127.0.0.1@{{port}}
-cache:
-  storage: {{rundir}}/cache
-  size-max: 10M
-local-data:
-  addresses:
-    a.example: 192.0.2.1
-lua:
-  script: policy.add(policy.all(policy.REFUSE))
-{extra}"
-    )
-}
 
 fn start(workers: u32) -> Service {
     Service::start(std::path::Path::new(EXE), &config(workers, ""))
@@ -246,8 +221,7 @@ fn a_rolling_change_restarts_every_worker_without_losing_queries() {
     let before = service.workers();
     let load = Load::start(service.port, "a.example", 4, Duration::from_millis(1));
     std::thread::sleep(Duration::from_millis(200));
-    let edns = "    - interface: 127.0.0.1@{port}\n  edns-buffer-size:\n    downstream: 1400B\n";
-    service.write_config(&config(2, "").replace("    - interface: 127.0.0.1@{port}\n", edns));
+    service.write_config(&rolling(&config(2, "")));
     reload(&service, 1);
     std::thread::sleep(Duration::from_millis(200));
     let (sent, lost) = load.finish();
@@ -447,9 +421,7 @@ fn started_as_root_the_processes_run_unprivileged_and_a_privileged_port_works() 
     assert_eq!(owner(service.pid()), 0);
     assert_eq!(owner(processes["manager"]), 0);
     // A hot and a rolling change still work as that user (control sockets, Lua files, the cache).
-    let edns = "    - interface: 127.0.0.1@{port}\n  edns-buffer-size:\n    downstream: 1400B\n";
-    let rolling = config(2, "").replace("    - interface: 127.0.0.1@{port}\n", edns);
-    service.write_config(&rolling.replace("{port}", &port.to_string()));
+    service.write_config(&rolling(&config(2, "")).replace("{port}", &port.to_string()));
     reload(&service, 1);
     assert!(service.log().contains("reload: generation 2 applied"), "{}", service.log());
     for role in ["kresd0", "kresd1"] {

@@ -22,9 +22,8 @@
 //! (they may also run in parallel: each has its own service, rundir, port and API socket).
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::UdpSocket;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,8 +32,9 @@ use std::time::{Duration, Instant};
 
 use kres_manager::backend::Program;
 use kres_manager::daemon::layout::Layout;
+use kres_tests::http::Reply;
 use kres_tests::kresd::{TempDir, free_port};
-use kres_tests::service::{Service, kill};
+use kres_tests::service::{Service, kill, rolling};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -46,37 +46,9 @@ const LOST_AFTER: Duration = Duration::from_secs(1);
 /// The name every scenario queries: answered from local data by every worker.
 const LOCAL: &str = "a.example";
 
-/// Two workers on the test's port, offline, answering `a.example` from local data and refusing
-/// everything else (except forwarded subtrees `extra` may add) at once.
+/// The service tests' config with 2 workers and `extra`.
 fn config(extra: &str) -> String {
-    format!(
-        "rundir: {{rundir}}
-workers: 2
-dnssec:
-  enable: false
-options:
-  priming: false
-network:
-  listen:
-    - interface: 127.0.0.1@{{port}}
-cache:
-  storage: {{rundir}}/cache
-  size-max: 10M
-local-data:
-  addresses:
-    a.example: 192.0.2.1
-lua:
-  script: policy.add(policy.all(policy.REFUSE))
-{extra}"
-    )
-}
-
-/// [`config`] with the rolling change the scenarios use: a smaller EDNS buffer.
-fn rolling(yaml: &str) -> String {
-    yaml.replace(
-        "    - interface: 127.0.0.1@{port}\n",
-        "    - interface: 127.0.0.1@{port}\n  edns-buffer-size:\n    downstream: 1400B\n",
-    )
+    kres_tests::service::config(2, extra)
 }
 
 fn start(yaml: &str) -> Service {
@@ -213,49 +185,9 @@ fn report(scenario: &str, dns: &Figures, ready: &ReadySeen, notes: &str) {
 // ------------------------------------------------------------------------------------------
 // The API
 
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-}
-
-/// One request over the API's unix socket (`Connection: close`; chunked replies decoded).
+/// One request over the API's unix socket.
 fn try_http(socket: &Path, method: &str, path: &str, body: &str) -> Result<Reply, String> {
-    let mut stream = UnixStream::connect(socket).map_err(|e| format!("connect {}: {e}", socket.display()))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").ok_or_else(|| format!("no header end: {text:?}"))?;
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or("no status line")?;
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    let text = if chunked { dechunk(rest) } else { rest.to_owned() };
-    Ok(Reply { status, text })
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if size == 0 || after.len() < size {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = after[size..].strip_prefix("\r\n").unwrap_or(&after[size..]);
-    }
-    out
+    kres_tests::http::unix(socket, method, path, &[("Content-Type", "application/json")], body)
 }
 
 fn api(service: &Service, method: &str, path: &str, body: &str) -> Reply {

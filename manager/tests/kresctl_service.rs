@@ -10,25 +10,6 @@ use kres_tests::service::Service;
 const MANAGER: &str = env!("CARGO_BIN_EXE_kres-manager");
 const KRESCTL: &str = env!("CARGO_BIN_EXE_kresctl");
 
-const CONFIG: &str = "rundir: {rundir}
-workers: 2
-dnssec:
-  enable: false
-options:
-  priming: false
-network:
-  listen:
-    - interface: 127.0.0.1@{port}
-cache:
-  storage: {rundir}/cache
-  size-max: 10M
-local-data:
-  addresses:
-    a.example: 192.0.2.1
-lua:
-  script: policy.add(policy.all(policy.REFUSE))
-";
-
 /// Runs kresctl with the service's config file (so it finds the API the way an operator's
 /// kresctl does: from the `management` section).
 fn kresctl(service: &Service, args: &[&str]) -> Output {
@@ -41,7 +22,7 @@ fn text(output: &Output) -> String {
 
 #[test]
 fn an_operator_drives_the_service_with_kresctl() {
-    let mut service = Service::start(Path::new(MANAGER), CONFIG);
+    let mut service = Service::start(Path::new(MANAGER), &kres_tests::service::config(2, ""));
     let workers = service.workers();
 
     let status = kresctl(&service, &["status"]);

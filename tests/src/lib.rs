@@ -3,6 +3,7 @@
 
 pub mod agree;
 pub mod demo;
+pub mod http;
 pub mod knotd;
 pub mod kresd;
 pub mod service;

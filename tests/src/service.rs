@@ -24,6 +24,41 @@ pub struct Service {
     child: Option<Child>,
 }
 
+/// The config most service tests start from: `workers` workers on the test's port, offline (no
+/// DNSSEC bootstrap, no priming), a small cache in the rundir, `a.example` answered from local
+/// data (192.0.2.1) and every other name refused at once; `extra` is appended (more sections).
+pub fn config(workers: u32, extra: &str) -> String {
+    format!(
+        "rundir: {{rundir}}
+workers: {workers}
+dnssec:
+  enable: false
+options:
+  priming: false
+network:
+  listen:
+    - interface: 127.0.0.1@{{port}}
+cache:
+  storage: {{rundir}}/cache
+  size-max: 10M
+local-data:
+  addresses:
+    a.example: 192.0.2.1
+lua:
+  script: policy.add(policy.all(policy.REFUSE))
+{extra}"
+    )
+}
+
+/// `yaml` (from [`config`]) with a change that needs a rolling restart: a smaller EDNS buffer
+/// towards clients.
+pub fn rolling(yaml: &str) -> String {
+    yaml.replace(
+        "    - interface: 127.0.0.1@{port}\n",
+        "    - interface: 127.0.0.1@{port}\n  edns-buffer-size:\n    downstream: 1400B\n",
+    )
+}
+
 /// `{port}` and `{rundir}` in a config are replaced by the test's.
 fn fill(yaml: &str, port: u16, rundir: &Path) -> String {
     yaml.replace("{port}", &port.to_string()).replace("{rundir}", &rundir.display().to_string())
