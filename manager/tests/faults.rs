@@ -51,8 +51,23 @@ fn config(extra: &str) -> String {
     kres_tests::service::config(2, extra)
 }
 
+/// Starts the service and waits until each of its processes is there (the manager reports ready
+/// once the workers answer; the cache GC may still be starting), so that a test's "before"
+/// snapshot is complete.
 fn start(yaml: &str) -> Service {
-    Service::start(Path::new(EXE), yaml)
+    let service = Service::start(Path::new(EXE), yaml);
+    // The cache GC is recognised by its command line, which names the cache directory: only
+    // when that is in the rundir (it is spawned right before the manager's ready, possibly not
+    // yet exec'd then).
+    let gc_in_rundir = yaml.contains("storage: {rundir}/");
+    let roles: &[&str] =
+        if gc_in_rundir { &["manager", "kresd0", "kresd1", "cache-gc"] } else { &["manager", "kresd0", "kresd1"] };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !roles.iter().all(|role| service.processes().contains_key(*role)) {
+        assert!(Instant::now() < deadline, "not every process is up: {:?}\n{}", service.processes(), service.log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    service
 }
 
 // ------------------------------------------------------------------------------------------

@@ -72,7 +72,19 @@ impl Service {
         if let Err(error) = service.wait_log("ready: ", 1, Duration::from_secs(30)) {
             panic!("the service did not become ready: {error}\n--- log:\n{}", service.log());
         }
+        service.wait_settled();
         service
+    }
+
+    /// Waits until every child of supervisord has exec'd its program: a program started without
+    /// sd_notify (the cache GC) is reported started right after the fork, when its command line
+    /// is still supervisord's.
+    pub fn wait_settled(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while children(self.pid()).iter().any(|(_, cmdline)| cmdline.contains("supervisord")) {
+            assert!(Instant::now() < deadline, "a child of supervisord did not exec:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Starts the service without waiting.
@@ -109,6 +121,7 @@ impl Service {
         if let Err(error) = self.wait_log("ready: ", readies + 1, Duration::from_secs(30)) {
             panic!("the service did not become ready again: {error}\n--- log:\n{}", self.log());
         }
+        self.wait_settled();
     }
 
     pub fn rundir(&self) -> PathBuf {
@@ -249,6 +262,20 @@ impl Drop for Service {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// The children of `parent`, with their command lines.
+fn children(parent: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            (ppid == parent).then(|| (pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
+        })
+        .collect()
 }
 
 pub fn kill(pid: u32, signal: Signal) {

@@ -26,14 +26,13 @@ use axum::http::header::{ETAG, IF_MATCH, IF_NONE_MATCH};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Json, Response};
-use schema_core::ResolveOptions;
 use serde_json::{Value, json};
 
 use super::audit::ChangeDetail;
 use super::body::{self, Flags};
 use super::{ApiError, ApiState, secrets};
-use crate::config::load::{self, LoadError};
 use crate::config::patch;
+use crate::daemon::{ReloadError, ReloadOptions};
 use crate::reconcile::task::{Change, Outcome, Preconditions, Request, RequestError};
 
 /// The RFC 6901 pointer after `/v1/config` in the request's path (percent-decoded; `/v1/config`
@@ -329,32 +328,17 @@ pub async fn reload(State(state): State<ApiState>, uri: Uri) -> Response {
     let result = async {
         let flags = Flags::parse(uri.query(), &["discard-api-changes", "dry-run"])?;
         dry_run = flags.get("dry-run");
-        let force = uri.path().ends_with("/force");
-        let daemon = state.daemon();
-        let (files, kresd) = (daemon.files.clone(), daemon.kresd.clone());
-        let loaded = tokio::task::spawn_blocking(move || {
-            load::load_files(&files, &load::system(&kresd), ResolveOptions::default())
-        })
-        .await
-        .map_err(|join| ApiError::Internal(format!("reading the config files failed: {join}")))?;
-        let loaded = match loaded {
-            Ok(loaded) => loaded,
-            Err(LoadError::Invalid { report, .. }) => return Err(ApiError::InvalidFiles(report)),
-            Err(error @ LoadError::Read { .. }) => {
-                return Err(ApiError::Unprocessable(vec![(String::new(), error.to_string())]));
-            }
+        let options = ReloadOptions {
+            force: uri.path().ends_with("/force"),
+            discard_api_changes: flags.get("discard-api-changes"),
+            dry_run,
         };
-        let request = Request {
-            change: Change::Files {
-                document: loaded.document.to_json(),
-                discard_api_changes: flags.get("discard-api-changes"),
-            },
-            preconditions: Preconditions::default(),
-            dry_run: flags.get("dry-run"),
-            force,
-            origin: format!("API POST {}", uri.path()),
-        };
-        Ok(state.handle().apply(request).await?)
+        match state.daemon().reload(options, &format!("API POST {}", uri.path())).await {
+            Ok(outcome) => Ok(outcome),
+            Err(ReloadError::Invalid { report, .. }) => Err(ApiError::InvalidFiles(report)),
+            Err(ReloadError::Read(error)) => Err(ApiError::Unprocessable(vec![(String::new(), error.to_string())])),
+            Err(ReloadError::Request(error)) => Err(error.into()),
+        }
     }
     .await;
     answer(&state, result, ChangeDetail::default(), dry_run).await

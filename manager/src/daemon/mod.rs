@@ -33,34 +33,56 @@ pub struct Daemon {
 /// Why a reload did not apply.
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
-    /// The files are invalid (every problem, with snippets); the running config stays.
-    #[error("{0}")]
-    Invalid(String),
+    /// A file cannot be read; the running config stays.
+    #[error(transparent)]
+    Read(LoadError),
+    /// The files are invalid (every problem; `rendered` with snippets); the running config stays.
+    #[error("{rendered}")]
+    Invalid { report: schema_core::Report, rendered: String },
     #[error(transparent)]
     Request(#[from] RequestError),
 }
 
+/// What a reload asks for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReloadOptions {
+    /// Apply even when nothing changed (and give given-up workers a new chance).
+    pub force: bool,
+    /// Drop the changes made through the API instead of re-applying them on top of the files.
+    pub discard_api_changes: bool,
+    /// Only compute the plan.
+    pub dry_run: bool,
+}
+
 impl Daemon {
-    /// Re-reads the config files and applies them with the recorded API changes on top (or
-    /// without them: `discard_api_changes`); an unchanged result does nothing unless `force`.
-    pub async fn reload(&self, force: bool, discard_api_changes: bool, origin: &str) -> Result<Outcome, ReloadError> {
+    /// Re-reads the config files and applies them with the recorded API changes on top (unless
+    /// discarded); an unchanged result does nothing unless forced. Used by SIGHUP and the API.
+    pub async fn reload(&self, options: ReloadOptions, origin: &str) -> Result<Outcome, ReloadError> {
         let files = self.files.clone();
         let kresd = self.kresd.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             load::load_files(&files, &load::system(&kresd), ResolveOptions::default())
         })
         .await
-        .map_err(|join| ReloadError::Invalid(format!("reading the config files failed: {join}")))?;
+        .map_err(|join| {
+            ReloadError::Read(LoadError::Read {
+                path: "the config files".into(),
+                source: std::io::Error::other(join.to_string()),
+            })
+        })?;
         let loaded = match loaded {
             Ok(loaded) => loaded,
-            Err(LoadError::Invalid { rendered, .. }) => return Err(ReloadError::Invalid(rendered)),
-            Err(error) => return Err(ReloadError::Invalid(error.to_string())),
+            Err(LoadError::Invalid { report, rendered }) => return Err(ReloadError::Invalid { report, rendered }),
+            Err(error) => return Err(ReloadError::Read(error)),
         };
         let request = Request {
-            change: Change::Files { document: loaded.document.to_json(), discard_api_changes },
+            change: Change::Files {
+                document: loaded.document.to_json(),
+                discard_api_changes: options.discard_api_changes,
+            },
             preconditions: Preconditions::default(),
-            dry_run: false,
-            force,
+            dry_run: options.dry_run,
+            force: options.force,
             origin: origin.to_owned(),
         };
         Ok(self.handle.apply(request).await?)

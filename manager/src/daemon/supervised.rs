@@ -12,7 +12,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::layout::{Binaries, Layout, Timeouts};
 use super::notify::{probe, probe_address, sd_notify};
 use super::store::{self, Revision};
-use super::{Daemon, ReloadError};
+use super::{Daemon, ReloadError, ReloadOptions};
 use crate::backend::supervisord::Supervisord;
 use crate::backend::{Backend, Program};
 use crate::config::load::{self, LoadError};
@@ -144,10 +144,10 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                match daemon.reload(false, false, "SIGHUP").await {
+                match daemon.reload(ReloadOptions::default(), "SIGHUP").await {
                     Ok(outcome) if outcome.unchanged => tracing::info!("reload: the config files are unchanged"),
                     Ok(outcome) => tracing::info!("reload: generation {} applied", outcome.generation),
-                    Err(ReloadError::Invalid(text)) => tracing::error!("reload refused, the running configuration stays:\n{text}"),
+                    Err(ReloadError::Invalid { rendered, .. }) => tracing::error!("reload refused, the running configuration stays:\n{rendered}"),
                     Err(error) => tracing::error!("reload failed, the running configuration stays: {error}"),
                 }
                 let status = handle.status();
