@@ -74,6 +74,11 @@ const FRAMES: &[(&str, &str)] = &[
         "/network/address-renumbering/",
         r#"{"network": {"address-renumbering": [{"source": "10.0.0.0/8", "destination": "192.0.2.0"}]}}"#,
     ),
+    // API tokens exist only with the API over TCP.
+    (
+        "/management/tokens/0/",
+        r#"{"management": {"interface": "127.0.0.1@5000", "tokens": [{"name": "ops", "file": "token.txt"}]}}"#,
+    ),
 ];
 
 /// Harmless values where the schema's title does not say enough.
@@ -87,6 +92,7 @@ const HARMLESS: &[(&str, &str)] = &[
     ("/cache/prefetch/prediction/window", "15m"),
     ("/dns64/prefix", "64:ff9b::/96"),
     ("/dns64/exclude-subnets/0", "2001:db8::/32"),
+    ("/management/unix-socket-mode", "0600"),
 ];
 
 /// Leaves (by pointer prefix) whose every value is refused with kresd 5.6, whatever it is
