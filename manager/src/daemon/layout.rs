@@ -167,6 +167,21 @@ pub fn ids(run_as: &RunAs) -> std::io::Result<(u32, u32)> {
     Ok((user.uid.as_raw(), group.gid.as_raw()))
 }
 
+/// Whether `uid`:`gid` may read `path` by its mode bits (owner, group, others; supplementary
+/// groups and ACLs are not considered). `None` when the file cannot be examined.
+pub fn readable_by(path: &Path, uid: u32, gid: u32) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path).ok()?;
+    let mode = metadata.mode();
+    Some(if metadata.uid() == uid {
+        mode & 0o400 != 0
+    } else if metadata.gid() == gid {
+        mode & 0o040 != 0
+    } else {
+        mode & 0o004 != 0
+    })
+}
+
 /// Gives `dir` and what is in it (not following symbolic links) to `uid`:`gid`.
 fn chown_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
@@ -272,6 +287,25 @@ mod tests {
     fn config(yaml: &str) -> Config {
         let document = schema_core::yaml::parse(yaml, Some("t.yaml")).expect("parses");
         crate::config::validate(&document, &FakeSystem::default(), ResolveOptions::default()).expect("valid").config
+    }
+
+    #[test]
+    fn readability_follows_the_mode_bits() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("kres-readable-{}", std::process::id()));
+        std::fs::write(&path, "key").unwrap();
+        let (uid, gid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+        let stranger = (uid.wrapping_add(4242), gid.wrapping_add(4242));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(readable_by(&path, uid, gid), Some(true));
+        assert_eq!(readable_by(&path, stranger.0, stranger.1), Some(false));
+        assert_eq!(readable_by(&path, stranger.0, gid), Some(false));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(readable_by(&path, stranger.0, gid), Some(true));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(readable_by(&path, stranger.0, stranger.1), Some(true));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(readable_by(&path, uid, gid), None);
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
     let run_as = layout::run_as(options.user.as_deref()).map_err(StartError::Invalid)?;
     let layout = Layout::new(config.rundir.as_path(), options.state_dir.as_deref()).run_by(run_as);
     layout.create(config.cache.storage.as_path()).map_err(io("cannot create", &layout.rundir))?;
+    warn_unreadable_tls_files(&layout, config);
     let lock = lock(&layout)?;
     sweep(&layout);
     clear_stale_sockets(&layout);
@@ -119,6 +120,27 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
         .current_dir(&layout.rundir)
         .exec();
     Err(StartError::Exec { path: options.supervisord.clone(), source })
+}
+
+/// kresd loads the TLS certificate and key as root at start, but a renewed pair is loaded by
+/// workers that already dropped to their user: say so now if that user cannot read them.
+fn warn_unreadable_tls_files(layout: &Layout, config: &crate::config::Config) {
+    let Some(run_as) = &layout.run_as else { return };
+    let Ok((uid, gid)) = layout::ids(run_as) else { return };
+    let tls = &config.network.tls;
+    for file in [&tls.cert_file, &tls.key_file].into_iter().flatten() {
+        if layout::readable_by(file.as_path(), uid, gid) == Some(false) {
+            eprintln!(
+                "warning: {} is not readable by {}: the workers load it as root at start, but a renewed file is \
+                 loaded after they run as {} and will be refused; give that group read access \
+                 (chgrp {} FILE; chmod 0640 FILE)",
+                file.as_path().display(),
+                run_as.user,
+                run_as.user,
+                run_as.group
+            );
+        }
+    }
 }
 
 /// Takes the rundir's lock (one service per rundir) and records our pid in it.
