@@ -18,6 +18,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod kresd;
+pub mod procfs;
 pub mod reconcile;
 pub mod render;
 

@@ -40,10 +40,7 @@ fn reload(service: &Service, n: usize) {
 
 /// Whether `pid` is gone or a zombie (dead, waiting to be reaped by init).
 fn dead(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) == Some("Z"),
-    }
+    kres_manager::procfs::get(pid).is_none_or(|p| p.is_zombie())
 }
 
 fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) -> Duration {

@@ -312,15 +312,9 @@ fn control(service: &Service, worker: &str, lua: &str) -> String {
         .unwrap_or_else(|e| panic!("{worker}'s control socket: {e}"))
 }
 
+/// The parent of a live process (`None` when gone or a zombie).
 fn parent(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?;
-    if state == "Z" {
-        return None;
-    }
-    fields.next()?.parse().ok()
+    kres_manager::procfs::get(pid).filter(|p| !p.is_zombie()).map(|p| p.ppid)
 }
 
 /// Every process of the service is supervisord or one of its children (none orphaned, none

@@ -81,7 +81,7 @@ impl Service {
     /// is still supervisord's.
     pub fn wait_settled(&self) {
         let deadline = Instant::now() + Duration::from_secs(5);
-        while children(self.pid()).iter().any(|(_, cmdline)| cmdline.contains("supervisord")) {
+        while kres_manager::procfs::children(self.pid()).iter().any(|p| p.cmdline.contains("supervisord")) {
             assert!(Instant::now() < deadline, "a child of supervisord did not exec:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -262,20 +262,6 @@ impl Drop for Service {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-}
-
-/// The children of `parent`, with their command lines.
-fn children(parent: u32) -> Vec<(u32, String)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .filter_map(|entry| {
-            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let ppid: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            (ppid == parent).then(|| (pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
-        })
-        .collect()
 }
 
 pub fn kill(pid: u32, signal: Signal) {

@@ -52,16 +52,7 @@ fn control_socket(dir: &Path, id: u32) -> PathBuf {
 
 /// Pids of processes whose command line mentions `dir`.
 fn processes_under(dir: &Path) -> Vec<(u32, String)> {
-    let needle = dir.to_str().expect("utf-8 path");
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|entry| {
-            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            cmdline.contains(needle).then_some((pid, cmdline))
-        })
-        .collect()
+    kres_manager::daemon::service::processes_mentioning(dir)
 }
 
 /// Asserts that nothing started for `dir` is still running (killed processes may take a moment

@@ -553,25 +553,12 @@ fn kill_all(pid: u32) {
     };
     kill(&["-STOP".into(), pid.to_string()]);
     let mut args = vec!["-KILL".to_owned(), "--".to_owned()];
-    for child in children(pid) {
-        args.push(format!("-{child}"));
-        args.push(child.to_string());
+    for child in crate::procfs::children(pid) {
+        args.push(format!("-{}", child.pid));
+        args.push(child.pid.to_string());
     }
     args.push(format!("-{pid}"));
     kill(&args);
-}
-
-/// Pids whose parent is `parent` (from `/proc`).
-fn children(parent: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .filter_map(|entry| {
-            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let ppid: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
-            (ppid == parent).then_some(pid)
-        })
-        .collect()
 }
 
 #[cfg(test)]

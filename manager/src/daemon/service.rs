@@ -175,19 +175,9 @@ fn sweep(layout: &Layout) {
     }
 }
 
-/// Processes (other than us) whose command line mentions `dir`.
+/// Processes (other than us) whose command line mentions `dir`: (pid, command line).
 pub fn processes_mentioning(dir: &Path) -> Vec<(u32, String)> {
-    let needle = format!("{}/", dir.display());
-    let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .filter_map(|entry| {
-            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            (pid != me && cmdline.contains(&needle)).then_some((pid, cmdline.trim_end().to_owned()))
-        })
-        .collect()
+    crate::procfs::mentioning(dir).into_iter().map(|p| (p.pid, p.cmdline)).collect()
 }
 
 /// Control sockets of dead workers would be mistaken for live ones.
