@@ -7,6 +7,7 @@ pub mod http;
 pub mod knotd;
 pub mod kresd;
 pub mod service;
+pub mod soak;
 
 #[doc = include_str!("../../docs/schema-dsl.md")]
 #[allow(rustdoc::broken_intra_doc_links)]
