@@ -332,5 +332,14 @@ fn metrics_processes_and_cache_clear() {
     let invalid = send(&service, "POST", "/cache/clear", r#"{"name": "a..example", "chunk-size": -1}"#);
     assert_eq!(invalid.status, 422);
     assert_eq!(errors(&invalid).into_iter().map(|(p, _)| p).collect::<Vec<_>>(), ["/name", "/chunk-size"]);
+    // The largest chunk works; a larger one, which would overflow kresd's stack (SIGSEGV), is
+    // refused before it reaches a worker.
+    let largest = send(&service, "POST", "/cache/clear", r#"{"name": "example", "chunk-size": 10000}"#);
+    assert_eq!(largest.status, 200, "{largest:?}");
+    let kresd0 = service.workers()["kresd0"];
+    let crashing = send(&service, "POST", "/cache/clear", r#"{"name": "example", "chunk-size": 1402342435}"#);
+    assert_eq!(crashing.status, 422, "{crashing:?}");
+    assert_eq!(errors(&crashing).into_iter().map(|(p, _)| p).collect::<Vec<_>>(), ["/chunk-size"]);
+    assert_eq!(service.workers()["kresd0"], kresd0, "the worker was restarted");
     assert_eq!(answer(&service, "a.example"), ["192.0.2.1"], "still answering");
 }

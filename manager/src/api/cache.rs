@@ -7,6 +7,10 @@
 //! and not `exact-name`) it clears everything; `rr-type` needs `exact-name` and excludes
 //! `chunk-size`; a subtree is cleared `chunk-size` records at a time (default 100), the rest
 //! asynchronously. Its result table is the answer (`count`, and notes such as `chunk_limit`).
+//!
+//! `chunk-size` is at most [`MAX_CHUNK_SIZE`]: kresd 5.6 keeps a chunk's keys in an array on
+//! its stack (48 bytes a record, in `kr_cache_remove_subtree`), so a large one overflows the
+//! stack and the worker dies of SIGSEGV (with the default 8 MiB stack, from about 175,000 on).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -29,6 +33,10 @@ pub struct CacheClear {
     pub rr_type: Option<(String, u16)>,
     pub chunk_size: Option<u64>,
 }
+
+/// The largest `chunk-size` (480 KB of a worker's stack; larger chunks may crash kresd 5.6).
+/// Clearing more records is not refused: the rest is cleared asynchronously, chunk by chunk.
+pub const MAX_CHUNK_SIZE: u64 = 10_000;
 
 /// The record types kresd 5.6 knows by name (`kres.type`).
 pub const RR_TYPES: &[(&str, u16)] = &[
@@ -155,7 +163,11 @@ pub fn parse(body: &Value) -> Result<CacheClear, ApiError> {
                 None => problem(format!("{text:?} is not a record type kresd knows (A, AAAA, NS, MX, TYPE65, ...)")),
             },
             ("chunk-size", Value::Number(n)) => match n.as_u64() {
-                Some(size) if size > 0 => clear.chunk_size = Some(size),
+                Some(size) if (1..=MAX_CHUNK_SIZE).contains(&size) => clear.chunk_size = Some(size),
+                Some(size) if size > MAX_CHUNK_SIZE => problem(format!(
+                    "{size} is more than {MAX_CHUNK_SIZE}, the largest chunk kresd 5.6 clears safely (the rest of \
+                     a subtree is cleared asynchronously, chunk by chunk)"
+                )),
                 _ => problem(format!("{n} is not a positive integer")),
             },
             ("name" | "rr-type", _) => problem("expected a string".into()),
@@ -261,5 +273,20 @@ mod tests {
         assert_eq!(pointers, ["/exact-name", "/chunk-size"], "{problems:?}");
         assert!(parse(&json!({"exact-name": true})).is_err());
         assert!(parse(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn chunks_that_would_crash_kresd_are_refused() {
+        let largest = parse(&json!({"name": "example.", "chunk-size": MAX_CHUNK_SIZE})).unwrap();
+        assert_eq!(largest.lua(), r#"cache.clear("example.", false, nil, 10000)"#);
+        // schemathesis found this one: kresd 5.6 died of SIGSEGV (its stack overflowed).
+        for size in [MAX_CHUNK_SIZE + 1, 1_402_342_435, u64::MAX] {
+            let Err(ApiError::Unprocessable(problems)) = parse(&json!({"name": "canary", "chunk-size": size})) else {
+                panic!("{size} accepted");
+            };
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].0, "/chunk-size");
+            assert!(problems[0].1.contains("more than 10000"), "{problems:?}");
+        }
     }
 }

@@ -357,7 +357,7 @@ fn components() -> Value {
                     "name": {"type": "string", "description": "Domain name whose subtree (or, with exact-name, itself) is cleared; the whole cache without it"},
                     "exact-name": {"type": "boolean", "default": false},
                     "rr-type": {"type": "string", "description": "A record type (A, AAAA, TYPE65, ...); needs exact-name"},
-                    "chunk-size": {"type": "integer", "minimum": 1, "default": 100, "description": "Records cleared at once; the rest is cleared asynchronously"},
+                    "chunk-size": {"type": "integer", "minimum": 1, "maximum": super::cache::MAX_CHUNK_SIZE, "default": 100, "description": format!("Records cleared at once; the rest is cleared asynchronously. At most {}: kresd 5.6 keeps a chunk on its stack, and larger chunks may crash it", super::cache::MAX_CHUNK_SIZE)},
                 },
             },
             "CacheCleared": {
