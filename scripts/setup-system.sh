@@ -7,20 +7,29 @@
 #   2. a virtualenv at ${KRES_VENV:-/opt/kres-manager/venv} with supervisor 4.3.x, pytest
 #      and our supervisord-ext package (reinstalled every run, non-editable, so that edits
 #      in the work tree always take effect).
+#   3. a second virtualenv, for tests only, at ${KRES_TEST_VENV:-/opt/kres-manager/test-venv}
+#      with schemathesis 4.32.x (the API robustness test, manager/tests/schemathesis.rs, runs
+#      its `bin/schemathesis`); kept apart so that the supervisord venv stays small. pip runs
+#      only when schemathesis is missing or not 4.32.x, so a run on a ready machine is fast.
 #
 # Environment:
 #   KRES_VENV      where the virtualenv lives (default /opt/kres-manager/venv)
+#   KRES_TEST_VENV where the test virtualenv lives (default /opt/kres-manager/test-venv)
 #   KRES_PYTHON    the interpreter that creates the venv (default: python3 on PATH)
 #   KRES_SKIP_APT  set to 1 to skip the apt step (e.g. on a machine that is not Debian)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${KRES_VENV:-/opt/kres-manager/venv}"
+TEST_VENV="${KRES_TEST_VENV:-/opt/kres-manager/test-venv}"
 PYTHON="${KRES_PYTHON:-python3}"
 
 APT_PACKAGES=(knot-resolver knot knot-dnsutils dnsperf python3-venv openssl)
 # setuptools/wheel: our package is built without build isolation (no network for that).
 PY_REQUIREMENTS=("supervisor==4.3.*" "pytest" "setuptools>=61" "wheel")
+# The test venv: schemathesis, pinned to the minor version the API test was written against
+# (its CLI options and check names change between minor versions); verified with Python 3.11.
+SCHEMATHESIS_SERIES="4.32"
 
 log() { printf '[setup-system] %s\n' "$*"; }
 
@@ -137,11 +146,36 @@ EOF
     "$VENV/bin/python" -c 'import kres_supervisord_ext, kres_supervisord_ext.core, supervisor.options as o; print("[setup-system] import check ok: kres_supervisord_ext", kres_supervisord_ext.__version__, "with supervisor", o.VERSION)'
 }
 
+# ---------------------------------------------------------------------------------------
+# 3. The test virtualenv (schemathesis)
+# ---------------------------------------------------------------------------------------
+test_venv_step() {
+    if [[ -x "$TEST_VENV/bin/python" ]] && "$TEST_VENV/bin/python" -c 'import pip' >/dev/null 2>&1; then
+        log "test virtualenv exists: $TEST_VENV"
+    else
+        log "creating test virtualenv: $TEST_VENV"
+        rm -rf "$TEST_VENV"
+        mkdir -p "$(dirname "$TEST_VENV")"
+        "$PYTHON" -m venv "$TEST_VENV"
+    fi
+    local installed
+    installed="$("$TEST_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null || true)"
+    if [[ "$installed" == "$SCHEMATHESIS_SERIES".* && -x "$TEST_VENV/bin/schemathesis" ]]; then
+        log "schemathesis $installed already installed"
+    else
+        log "running: pip install schemathesis==$SCHEMATHESIS_SERIES.* (installed: ${installed:-none})"
+        "$TEST_VENV/bin/python" -m pip --disable-pip-version-check --no-input install --quiet \
+            "schemathesis==$SCHEMATHESIS_SERIES.*"
+    fi
+    log "schemathesis check: $("$TEST_VENV/bin/schemathesis" --version)"
+}
+
 main() {
     log "repo: $REPO_ROOT"
     apt_step
     venv_step
-    log "done: venv at $VENV (supervisord: $VENV/bin/supervisord)"
+    test_venv_step
+    log "done: venv at $VENV (supervisord: $VENV/bin/supervisord), test venv at $TEST_VENV (schemathesis)"
 }
 
 main "$@"
