@@ -374,6 +374,11 @@ fn components() -> Value {
                 "required": true,
                 "description": "An RFC 6901 JSON pointer without its leading slash, slashes included (/v1/config/network/listen/0); percent-encoded where needed",
                 "schema": {"type": "string"},
+                "examples": {
+                    "logging-level": {"value": "logging/level"},
+                    "workers": {"value": "workers"},
+                    "local-data": {"value": "local-data/addresses/b.example"},
+                },
             },
             "DryRun": {
                 "name": "dry-run",
@@ -421,7 +426,14 @@ fn components() -> Value {
                 "required": true,
                 "description": "JSON or YAML by Content-Type (application/json, application/yaml; YAML without one)",
                 "content": {
-                    "application/json": {"schema": schema_ref("ConfigValue")},
+                    "application/json": {
+                        "schema": schema_ref("ConfigValue"),
+                        "examples": {
+                            "logging-level": {"summary": "for /v1/config/logging/level", "value": "debug"},
+                            "workers": {"summary": "for /v1/config/workers", "value": 2},
+                            "local-data": {"summary": "for /v1/config/local-data/addresses/b.example", "value": "192.0.2.2"},
+                        },
+                    },
                     "application/yaml": {"schema": schema_ref("ConfigValue")},
                 },
             },
@@ -429,7 +441,15 @@ fn components() -> Value {
                 "required": true,
                 "description": "An RFC 6902 JSON Patch, as JSON or YAML",
                 "content": {
-                    "application/json-patch+json": {"schema": {"type": "array", "items": schema_ref("JsonPatchOperation")}},
+                    "application/json-patch+json": {
+                        "schema": {"type": "array", "items": schema_ref("JsonPatchOperation")},
+                        "examples": {
+                            "logging-level": {
+                                "summary": "for /v1/config",
+                                "value": [{"op": "test", "path": "/workers", "value": 1}, {"op": "replace", "path": "/logging/level", "value": "info"}],
+                            },
+                        },
+                    },
                     "application/json": {"schema": {"type": "array", "items": schema_ref("JsonPatchOperation")}},
                     "application/yaml": {"schema": {"type": "array", "items": schema_ref("JsonPatchOperation")}},
                 },
