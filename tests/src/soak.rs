@@ -183,6 +183,8 @@ pub struct Report {
     pub queries_lost: u64,
     pub manager: Process,
     pub supervisord: Process,
+    /// Changes sent before the start sample (the warm-up's).
+    pub changes_at_start: u64,
     /// The manager's RSS over the run: (s since the first change, KiB), about 20 points.
     pub rss_trace: Vec<(f64, u64)>,
     /// Managers that reported `ready` in the log (1: the manager never restarted).
@@ -207,6 +209,13 @@ impl Report {
 
     pub fn changes_failed(&self) -> u64 {
         self.changes.values().map(|k| k.failed).sum()
+    }
+
+    /// The manager's RSS growth from the start to the end sample per change sent in between,
+    /// KiB (negative when it shrank).
+    pub fn rss_growth_per_change_kib(&self) -> f64 {
+        let changes = self.changes_sent().saturating_sub(self.changes_at_start).max(1);
+        (self.manager.end.rss_kib as f64 - self.manager.start.rss_kib as f64) / changes as f64
     }
 
     /// Everything that breaks `bounds` (empty: the soak passed).
@@ -310,6 +319,7 @@ impl Report {
             "queries": {"sent": self.queries_sent, "lost": self.queries_lost},
             "manager": process(&self.manager),
             "supervisord": process(&self.supervisord),
+            "rss_growth_per_change_kib": (self.rss_growth_per_change_kib() * 100.0).round() / 100.0,
             "rss_trace": self.rss_trace,
             "manager_starts": self.manager_starts,
             "log_errors": self.log_errors,
@@ -401,6 +411,13 @@ impl Report {
             ));
         }
         let trace: Vec<String> = self.rss_trace.iter().map(|(t, kib)| format!("{t:.0}s:{kib}")).collect();
+        line(format!(
+            "manager RSS from start to end: {:+} KiB over {} changes ({:+.2} KiB per change); supervisord: {:+} KiB",
+            self.manager.end.rss_kib as i64 - self.manager.start.rss_kib as i64,
+            self.changes_sent().saturating_sub(self.changes_at_start),
+            self.rss_growth_per_change_kib(),
+            self.supervisord.end.rss_kib as i64 - self.supervisord.start.rss_kib as i64
+        ));
         line(format!("manager RSS over the run (KiB): {}", trace.join(" ")));
         line(format!(
             "manager starts: {}, error lines in the log: {}, stopped cleanly: {}",
@@ -594,6 +611,7 @@ pub fn run(options: &Options) -> Report {
         paused += settle(&mut driver, &mut report, 0);
         (report.manager.start, report.supervisord.start) = (sample(manager), sample(supervisord));
         fds_start = fd_kinds(manager);
+        report.changes_at_start = report.changes_sent();
     }
     for n in 1..=ticks {
         let due = began + paused + Duration::from_secs(n);
@@ -636,6 +654,7 @@ pub fn run(options: &Options) -> Report {
             paused += settle(&mut driver, &mut report, n);
             (report.manager.start, report.supervisord.start) = (sample(manager), sample(supervisord));
             fds_start = fd_kinds(manager);
+            report.changes_at_start = report.changes_sent();
         }
         if let Some(every) = options.progress
             && progress_at.elapsed() >= every
