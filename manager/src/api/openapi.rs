@@ -174,7 +174,7 @@ fn paths() -> Value {
         }},
         "/cache/clear": {"post": {
             "summary": "Clear the shared cache",
-            "description": "Runs kresd's `cache.clear(name, exact-name, rr-type, chunk-size)` on one worker (the cache is shared). Without a name the whole cache is cleared.",
+            "description": "Runs kresd's `cache.clear(name, exact-name, rr-type, chunk-size)` on one worker (the cache is shared). Without a name the whole cache is cleared (so does an empty body, `{}` or `null`).",
             "requestBody": {
                 "required": false,
                 "content": {
@@ -383,13 +383,13 @@ fn components() -> Value {
             "DryRun": {
                 "name": "dry-run",
                 "in": "query",
-                "description": "Only compute and return the plan; nothing is applied",
+                "description": "Only compute and return the plan; nothing is applied. `true` or `false`; `1`, `0` and a bare `dry-run` (= true) work too, anything else is a 400.",
                 "schema": {"type": "boolean", "default": false},
             },
             "DiscardApiChanges": {
                 "name": "discard-api-changes",
                 "in": "query",
-                "description": "Drop the changes made through the API instead of applying them on top of the files",
+                "description": "Drop the changes made through the API instead of applying them on top of the files. `true` or `false`; `1`, `0` and a bare `discard-api-changes` (= true) work too, anything else is a 400.",
                 "schema": {"type": "boolean", "default": false},
             },
             "IfMatch": {
