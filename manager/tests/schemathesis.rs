@@ -9,6 +9,8 @@
 //! cache clears, which the service must refuse with a 4xx (invalid, or needing a restart of the
 //! whole service: 409) or apply. The run is bounded (`--max-examples`) and reproducible
 //! (`--seed`, no example database); it takes well under two minutes.
+//! `KRES_SCHEMATHESIS_SEED` and `KRES_SCHEMATHESIS_MAX_EXAMPLES` override both for a longer
+//! hunt by hand (e.g. `KRES_SCHEMATHESIS_SEED=7 KRES_SCHEMATHESIS_MAX_EXAMPLES=500`).
 //!
 //! schemathesis comes from the test virtualenv that `scripts/setup-system.sh` installs
 //! (`$KRES_TEST_VENV`, default `/opt/kres-manager/test-venv`); without it the test fails and
@@ -65,6 +67,11 @@ fn schemathesis() -> PathBuf {
     let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
     assert!(version.contains(&format!("version {SERIES}")), "{} is `{version}`, not {SERIES}x: {setup}", exe.display());
     exe
+}
+
+/// The environment's `name`, else `default`.
+fn setting(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
 /// A token file with mode 0600.
@@ -128,7 +135,8 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_response() {
         .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
         .args(["--checks", CHECKS])
         .args(EXCLUDED.iter().flat_map(|path| ["--exclude-path", path]))
-        .args(["--max-examples", MAX_EXAMPLES, "--seed", SEED, "--generation-database", "none"])
+        .args(["--max-examples", &setting("KRES_SCHEMATHESIS_MAX_EXAMPLES", MAX_EXAMPLES)])
+        .args(["--seed", &setting("KRES_SCHEMATHESIS_SEED", SEED), "--generation-database", "none"])
         .args(["--workers", "1", "--request-timeout", "60", "--no-color"])
         .args(["--report", "junit,ndjson,json", "--report-dir"])
         .arg(&out)
