@@ -210,6 +210,10 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_response() {
     let ready = kres_tests::http::tcp(api_port, "GET", "/ready", &[("Authorization", &authorization)], "")
         .unwrap_or_else(|e| panic!("GET /ready: {e}"));
     assert_eq!(ready.status, 200, "{ready:?}\n--- log:\n{}", service.log());
+    // Changes were applied for real (from the document's examples), not only refused or planned.
+    let root = kres_tests::http::tcp(api_port, "GET", "/", &[("Authorization", &authorization)], "")
+        .unwrap_or_else(|e| panic!("GET /: {e}"));
+    assert!(root.json()["generation"].as_u64() > Some(1), "no change was applied: {root:?}");
     let log = service.log();
     assert!(!log.contains("panicked"), "a panic in the log:\n{log}");
 }
