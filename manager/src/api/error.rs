@@ -194,10 +194,9 @@ fn request_parts(error: &RequestError) -> (StatusCode, Vec<serde_json::Value>) {
             changes
                 .iter()
                 .map(|change| {
-                    entry(
-                        &change.pointer,
-                        format!("changing this needs a restart of the whole service ({})", change.action),
-                    )
+                    // The plan's action already says "needs a service restart: <why>".
+                    let why = change.action.strip_prefix("needs a service restart: ").unwrap_or(&change.action);
+                    entry(&change.pointer, format!("changing this needs a restart of the whole service: {why}"))
                 })
                 .collect(),
         ),
