@@ -31,7 +31,8 @@ from supervisor.states import ProcessStates, SupervisorStates, getProcessStateDe
 from . import compat
 from .loop import NotifySocket, SystemdNotifier, WakeupPipe
 from .output import OutputRouter, make_sink
-from .pdeathsig import load_prctl
+from .netbind import load_capset
+from .pdeathsig import PrctlUnavailable, libc_name, load_prctl
 from .process import KresSubprocess, ProcState
 from .settings import DEFAULTS, Settings, SettingsError, default_socket_dir
 
@@ -65,7 +66,15 @@ class Extension:
         self.settings = settings
         # Resolved here, in supervisord, so that a missing prctl refuses the load instead of
         # failing in every child; children only call it.
-        self.prctl = load_prctl() if settings.parent_death_signal is not None else None
+        needs_prctl = settings.parent_death_signal is not None or settings.net_bind_programs
+        self.prctl = load_prctl() if needs_prctl else None
+        self.capset = None
+        if settings.net_bind_programs:
+            self.capset = load_capset(libc_name())
+            if self.capset is None:
+                raise PrctlUnavailable(
+                    "net_bind_programs: cannot find capset() in the C library %r through ctypes"
+                    % libc_name())
         self.notify_path = settings.notify_socket
         self.socket_map = self.options.get_socket_map()
         self.output = OutputRouter(make_sink(settings), settings.tail_lines)
@@ -115,10 +124,11 @@ class Extension:
         pds = self.settings.parent_death_signal
         self.logger.info(
             "kres: extensions loaded: notify socket %s (programs: %s, timeout %gs), "
-            "log target %s, manager %s, parent death signal %s%s"
+            "log target %s, manager %s, parent death signal %s, net bind programs %s%s"
             % (self.notify_path, notify, self.settings.notify_timeout,
                self.settings.log_target, self.settings.manager_program or "(none)",
                signal.Signals(pds).name if pds is not None else "none",
+               " ".join(self.settings.net_bind_programs) or "(none)",
                ", relaying readiness to the service manager" if self.systemd.enabled else ""))
 
     def _wrap(self, obj, name, replacement):
@@ -160,7 +170,8 @@ class Extension:
             process.__class__ = KresSubprocess
             process.kres = ProcState(self, namespec,
                                      self.settings.notify_timeout_for(namespec),
-                                     namespec == self.settings.manager_program)
+                                     namespec == self.settings.manager_program,
+                                     self.settings.net_bind(namespec))
             for channel in ("stdout", "stderr"):
                 logfile = getattr(process.config, "%s_logfile" % channel, None)
                 if logfile and self.settings.log_target != "none":

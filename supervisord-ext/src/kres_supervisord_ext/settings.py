@@ -26,6 +26,7 @@ DEFAULTS = {
     "syslog_socket": "/dev/log",
     "tail_lines": "200",
     "parent_death_signal": "KILL",
+    "net_bind_programs": "",
 }
 
 
@@ -110,6 +111,12 @@ class Settings:
             raise SettingsError("parent_death_signal: %r is not one of KILL, TERM, none"
                                 % values["parent_death_signal"])
         self.parent_death_signal = PARENT_DEATH_SIGNALS[pds]
+
+        self.net_bind_programs = [p for p in re.split(r"[\s,]+", values["net_bind_programs"]) if p]
+
+    def net_bind(self, namespec):
+        """Whether `namespec` runs unprivileged with CAP_NET_BIND_SERVICE (see netbind.py)."""
+        return any(fnmatch.fnmatchcase(namespec, p) for p in self.net_bind_programs)
 
     def notify_timeout_for(self, namespec):
         """None when `namespec` is not a notify program, else its READY=1 timeout in seconds."""
