@@ -142,6 +142,7 @@ fn rendered(body: &str) -> String {
     let validated = validate(&format!("{OFFLINE}{body}"));
     let worker = WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
     let lua = render::render_worker(&validated.config, &worker).unwrap();
+    let lua = &lua[..lua.find("\n-- listeners").expect("listeners are rendered")];
     let start = lua.find("-- local-data").expect("local-data is rendered");
     let end = lua[start..].find("\n-- forward").map_or(lua.len(), |i| start + i);
     lua[start..end].to_owned()

@@ -52,23 +52,23 @@ const NETWORK_FULL: &str = "  do-ipv6: false
 #[test]
 fn snapshot_network() {
     let lua = render("");
-    insta::assert_snapshot!("network_default", section(&lua, "-- network", "-- cache"));
+    insta::assert_snapshot!("network_default", section(&lua, "-- network", "-- end"));
     let lua = render(
         "network:\n  listen:\n    - interface: [127.0.0.1, eth0@8853]\n      kind: dot\n      freebind: true\n  tls:\n    cert-file: /etc/kres/cert.pem\n    key-file: /etc/kres/key.pem\n    padding: false\n",
     );
-    insta::assert_snapshot!("network_tls", section(&lua, "-- network", "-- cache"));
+    insta::assert_snapshot!("network_tls", section(&lua, "-- network", "-- end"));
     let lua = render(&format!("network:\n{NETWORK_FULL}"));
-    insta::assert_snapshot!("network_full", section(&lua, "-- network", "-- cache"));
+    insta::assert_snapshot!("network_full", section(&lua, "-- network", "-- end"));
 }
 
 #[test]
 fn snapshot_logging_monitoring_dns64() {
     let lua = render("");
-    insta::assert_snapshot!("logging_monitoring_default", section(&lua, "-- logging", "-- lua"));
+    insta::assert_snapshot!("logging_monitoring_default", section(&lua, "-- logging", "-- listeners"));
     let lua = render_with_cqueues(
         "logging:\n  level: debug\n  target: syslog\n  groups: [manager, io, tls_cl, rules, cache-gc]\n  dnstap:\n    enable: true\n    unix-socket: /run/dnstap.sock\n    log-queries: true\n    log-tcp-rtt: true\nmonitoring:\n  metrics: always\n  graphite:\n    enable: true\n    host: carbon.example.net\n    port: 2004\n    prefix: dns1\n    interval: 30s\n    tcp: true\ndns64:\n  enable: true\n  prefix: '2001:db8:64::/96'\n  reverse-ttl: 2m\n  exclude-subnets: ['::ffff:0:0/96', '2001:db8:bad::/48']\n",
     );
-    insta::assert_snapshot!("logging_monitoring_dns64_full", section(&lua, "-- logging", "-- lua"));
+    insta::assert_snapshot!("logging_monitoring_dns64_full", section(&lua, "-- logging", "-- listeners"));
 }
 
 #[test]

@@ -22,9 +22,9 @@ options:
 #[test]
 fn snapshot_basics_and_options() {
     let lua = render("nsid: resolver-1\nhostname: dns1.example\n");
-    insta::assert_snapshot!("basics_options_default", section(&lua, "-- basics", "-- network"));
+    insta::assert_snapshot!("basics_options_default", section(&lua, "-- basics", "-- cache"));
     let lua = render(&format!("nsid: \"a\\\"b\"\n{ALL_OPTIONS_FLIPPED}"));
-    insta::assert_snapshot!("basics_options_flipped", section(&lua, "-- basics", "-- network"));
+    insta::assert_snapshot!("basics_options_flipped", section(&lua, "-- basics", "-- cache"));
 }
 
 #[test]

@@ -145,11 +145,11 @@ pub struct Setup {
     /// The manager itself as a supervised program (restarted when it crashes, while the workers
     /// keep running); `None` when the manager owns the supervisor as its child (tests, benchmarks).
     pub manager: Option<ManagerProgram>,
-    /// The unprivileged user the cache GC runs as (the supervisor drops to it before exec); kresd
-    /// is started as root and drops to this user itself once it has bound its listeners (its Lua
-    /// config says so). The manager stays with the supervisor's user: it writes the supervisor's
-    /// config and the Lua kresd runs before dropping. `None`: everything runs as the supervisor's
-    /// user.
+    /// The unprivileged user the workers, the canary and the cache GC run as: the supervisor
+    /// switches to it before exec, and gives kresd CAP_NET_BIND_SERVICE (alone, as an ambient
+    /// capability) so that it binds port 53 without ever running as root. The manager stays with
+    /// the supervisor's user: it writes the supervisor's config. `None`: everything runs as the
+    /// supervisor's user.
     pub run_as: Option<RunAs>,
 }
 

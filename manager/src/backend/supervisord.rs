@@ -158,10 +158,10 @@ pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::
         command(&[setup.kresd.as_os_str(), "-n".as_ref(), "-c".as_ref(), config.as_os_str(), setup.rundir.as_os_str()])
     };
     for (n, config) in setup.worker_configs.iter().enumerate() {
-        programs.push(program(Program::Worker(n as u32), kresd(config)?, 100, true, None));
+        programs.push(program(Program::Worker(n as u32), kresd(config)?, 100, true, user));
     }
     if let Some(config) = &setup.canary_config {
-        programs.push(program(Program::Canary, kresd(config)?, 150, false, None));
+        programs.push(program(Program::Canary, kresd(config)?, 150, false, user));
     }
     if let Some(gc) = &setup.cache_gc {
         let interval = gc.interval.as_millis().to_string();
@@ -198,6 +198,8 @@ pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::
         ready_timeout => setup.ready_timeout.as_secs_f64(),
         stop_timeout => setup.stop_timeout.as_secs_f64().ceil().max(1.0) as u64,
         log_target => if setup.output == Output::Discard { "none" } else { "stdout" },
+        // kresd started as the unprivileged user keeps the one capability port 53 needs.
+        net_bind_programs => if user.is_some() { "kresd* canary" } else { "" },
         programs => programs,
         manager => manager,
     })

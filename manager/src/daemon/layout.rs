@@ -101,7 +101,7 @@ impl Layout {
 
     /// Creates the directories (rundir and state not readable by others: the state holds the
     /// config, which may hold secrets), owned by the unprivileged user when there is one, as is
-    /// `cache_dir` (created when missing: the workers open the cache after dropping to the user).
+    /// `cache_dir` (created when missing: the workers, which run as that user, create the cache).
     pub fn create(&self, cache_dir: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         let dirs =
@@ -109,8 +109,8 @@ impl Layout {
         for (dir, mode) in dirs {
             std::fs::DirBuilder::new().recursive(true).mode(mode).create(dir)?;
         }
-        // supervisord's sd_notify socket (mode 0666, so that workers that dropped to their user
-        // can send READY=1) lives in a directory only root and the workers' group may enter.
+        // supervisord's sd_notify socket (mode 0666, so that workers running as their user can
+        // send READY=1) lives in a directory only root and the workers' group may enter.
         let notify = self.notify_dir();
         std::fs::DirBuilder::new().recursive(true).mode(0o750).create(&notify)?;
         std::fs::set_permissions(&notify, std::os::unix::fs::PermissionsExt::from_mode(0o750))?;

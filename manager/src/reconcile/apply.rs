@@ -165,7 +165,7 @@ impl<B: Backend> Reconciler<B> {
             _ => u32::from(config.workers),
         };
         let worker = WorkerContext { id, control_socket: self.layout.control(program) };
-        render::render_worker_as(config, &worker, self.layout.run_as.as_ref())
+        render::render_worker(config, &worker)
     }
 
     /// Writes `program`'s Lua for `config` (atomically: a starting kresd never reads half a file).

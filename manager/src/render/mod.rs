@@ -48,18 +48,8 @@ pub struct WorkerContext {
     pub control_socket: PathBuf,
 }
 
-/// Renders the Lua configuration of one worker that runs as whoever starts it.
+/// Renders the Lua configuration of one worker.
 pub fn render_worker(config: &Config, worker: &WorkerContext) -> Result<String, RenderError> {
-    render_worker_as(config, worker, None)
-}
-
-/// Renders the Lua configuration of one worker started as root that drops to `run_as` once its
-/// listeners are bound.
-pub fn render_worker_as(
-    config: &Config,
-    worker: &WorkerContext,
-    run_as: Option<&crate::backend::RunAs>,
-) -> Result<String, RenderError> {
     // Compiled once per process: the manager renders every worker's Lua (twice per change, for
     // the plan's comparison) and compiling the templates costs more than rendering them.
     static ENVIRONMENT: std::sync::OnceLock<Result<Environment<'static>, minijinja::Error>> =
@@ -70,7 +60,6 @@ pub fn render_worker_as(
     Ok(template.render(minijinja::context! {
         config => Value::from_serialize(config),
         worker => Value::from_serialize(worker),
-        run_as => run_as.map(Value::from_serialize),
     })?)
 }
 
