@@ -70,18 +70,23 @@ fn the_service_starts_serves_and_stops_leaving_nothing() {
     service.assert_nothing_left(Duration::from_secs(1));
 }
 
+/// How `service` exited (it must within 10 s: a start that is refused exits at once).
+fn exit_status(service: &mut Service) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = service.try_wait() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "kres-manager did not exit:\n{}", service.log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn an_invalid_config_is_refused_with_positions_and_starts_nothing() {
     let mut service =
         Service::spawn(std::path::Path::new(EXE), "rundir: {rundir}\nworkers: 0\nnetwork:\n  listen: 5\n");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = service.try_wait() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "kres-manager did not exit:\n{}", service.log());
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = exit_status(&mut service);
     assert_eq!(status.code(), Some(1), "{}", service.log());
     let log = service.log();
     assert!(log.contains("config.yaml:2:10"), "{log}");
@@ -89,6 +94,27 @@ fn an_invalid_config_is_refused_with_positions_and_starts_nothing() {
     assert!(log.contains("config.yaml:4:11"), "{log}");
     assert!(log.contains("nothing was started"), "{log}");
     assert!(!log.contains("supervisord"), "{log}");
+    service.assert_nothing_left(Duration::from_millis(100));
+}
+
+#[test]
+fn a_tls_key_the_workers_user_cannot_read_is_refused_at_start() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("not root: the workers run as the caller, who can read what it wrote (this test needs root)");
+        return;
+    }
+    let certs = kres_tests::kresd::TempDir::new("unreadable-key");
+    // openssl writes the key 0600 root: knot-resolver cannot read it.
+    let (cert, key) = kres_tests::kresd::certificate(&certs.0, "dot.test");
+    let tls = format!("  tls:\n    cert-file: {cert}\n    key-file: {key}\n");
+    let yaml = config(1, "").replace("network:\n", &format!("network:\n{tls}"));
+    let mut service = Service::spawn(std::path::Path::new(EXE), &yaml);
+    let status = exit_status(&mut service);
+    assert_eq!(status.code(), Some(1), "{}", service.log());
+    let log = service.log();
+    assert!(log.contains(&format!("/network/tls: {key} not readable by knot-resolver")), "{log}");
+    assert!(!log.contains(&format!("{cert} and")), "the certificate (0644) is readable: {log}");
+    assert!(log.contains("chmod 0640") && log.contains("nothing was started"), "{log}");
     service.assert_nothing_left(Duration::from_millis(100));
 }
 
@@ -409,12 +435,24 @@ fn started_as_root_the_processes_run_unprivileged_and_a_privileged_port_works() 
             status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap().split_whitespace().nth(1).unwrap().to_owned();
         uid.parse::<u32>().unwrap()
     };
+    // The capability sets (permitted, effective, ambient) of a process.
+    let capabilities = |pid: u32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        ["CapPrm:", "CapEff:", "CapAmb:"]
+            .map(|key| status.lines().find_map(|l| l.strip_prefix(key)).unwrap().trim().to_owned())
+    };
     let processes = service.processes();
     for role in ["kresd0", "kresd1", "cache-gc"] {
         assert_eq!(owner(processes[role]), user.uid.as_raw(), "{role} runs as knot-resolver: {processes:?}");
     }
-    // supervisord starts kresd as root (it binds, then drops); the manager writes supervisord's
-    // config and the Lua kresd runs as root before dropping, so it stays root too.
+    // kresd was started as that user (never as root, so its Lua never ran as root) with exactly
+    // CAP_NET_BIND_SERVICE (bit 10) as an ambient capability; a kresd that started as root and
+    // dropped with user() would have none at all.
+    for role in ["kresd0", "kresd1"] {
+        assert_eq!(capabilities(processes[role]), ["0000000000000400"; 3].map(String::from), "{role}");
+    }
+    assert_eq!(capabilities(processes["cache-gc"]), ["0000000000000000"; 3].map(String::from));
+    // supervisord switches users; the manager writes supervisord's config, so it stays root too.
     assert_eq!(owner(service.pid()), 0);
     assert_eq!(owner(processes["manager"]), 0);
     // A hot and a rolling change still work as that user (control sockets, Lua files, the cache).

@@ -90,7 +90,7 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
     let run_as = layout::run_as(options.user.as_deref()).map_err(StartError::Invalid)?;
     let layout = Layout::new(config.rundir.as_path(), options.state_dir.as_deref()).run_by(run_as);
     layout.create(config.cache.storage.as_path()).map_err(io("cannot create", &layout.rundir))?;
-    warn_unreadable_tls_files(&layout, config);
+    check_tls_files_readable(&layout, config)?;
     let lock = lock(&layout)?;
     sweep(&layout);
     clear_stale_sockets(&layout);
@@ -101,7 +101,7 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
     std::fs::write(&paths.config, render_config(&setup, &paths)?).map_err(io("cannot write", &paths.config))?;
     let who = layout.run_as.as_ref().map_or_else(
         || format!("as uid {}", nix::unistd::geteuid()),
-        |r| format!("as {}:{} (kresd binds its sockets as root first)", r.user, r.group),
+        |r| format!("as {}:{} (kresd with CAP_NET_BIND_SERVICE only)", r.user, r.group),
     );
     eprintln!(
         "kres-manager {}: starting supervisord ({}) for {} worker(s) in {}, running them {who}",
@@ -122,25 +122,29 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
     Err(StartError::Exec { path: options.supervisord.clone(), source })
 }
 
-/// kresd loads the TLS certificate and key as root at start, but a renewed pair is loaded by
-/// workers that already dropped to their user: say so now if that user cannot read them.
-fn warn_unreadable_tls_files(layout: &Layout, config: &crate::config::Config) {
-    let Some(run_as) = &layout.run_as else { return };
-    let Ok((uid, gid)) = layout::ids(run_as) else { return };
+/// The workers run as the unprivileged user from their start and load the TLS certificate and key
+/// as that user (at start and at every renewal): refuse to start, saying how to fix it, when that
+/// user cannot read them, rather than let every worker fail on it.
+fn check_tls_files_readable(layout: &Layout, config: &crate::config::Config) -> Result<(), StartError> {
+    let Some(run_as) = &layout.run_as else { return Ok(()) };
+    let Ok((uid, gid)) = layout::ids(run_as) else { return Ok(()) };
     let tls = &config.network.tls;
-    for file in [&tls.cert_file, &tls.key_file].into_iter().flatten() {
-        if layout::readable_by(file.as_path(), uid, gid) == Some(false) {
-            eprintln!(
-                "warning: {} is not readable by {}: the workers load it as root at start, but a renewed file is \
-                 loaded after they run as {} and will be refused; give that group read access \
-                 (chgrp {} FILE; chmod 0640 FILE)",
-                file.as_path().display(),
-                run_as.user,
-                run_as.user,
-                run_as.group
-            );
-        }
+    let unreadable: Vec<String> = [&tls.cert_file, &tls.key_file]
+        .into_iter()
+        .flatten()
+        .filter(|file| layout::readable_by(file.as_path(), uid, gid) == Some(false))
+        .map(|file| file.as_path().display().to_string())
+        .collect();
+    if unreadable.is_empty() {
+        return Ok(());
     }
+    Err(StartError::Invalid(format!(
+        "/network/tls: {} not readable by {}, the user the workers run as; give that group read access \
+         (chgrp {} FILE; chmod 0640 FILE) or choose another user with --user; nothing was started",
+        unreadable.join(" and "),
+        run_as.user,
+        run_as.group
+    )))
 }
 
 /// Takes the rundir's lock (one service per rundir) and records our pid in it.
