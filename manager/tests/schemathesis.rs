@@ -141,6 +141,9 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_response() {
         .args(["--report", "junit,ndjson,json", "--report-dir"])
         .arg(&out)
         .env("NO_COLOR", "1")
+        // It keeps a cache of the failures it found (for `st replay`) in `.schemathesis/` of its
+        // working directory: in `out`, emptied each run, not in the work tree.
+        .current_dir(&out)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(out.join("stdout.txt")).unwrap())
         .stderr(std::fs::File::create(out.join("stderr.txt")).unwrap());
