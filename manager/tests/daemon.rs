@@ -452,6 +452,20 @@ fn started_as_root_the_processes_run_unprivileged_and_a_privileged_port_works() 
         assert_eq!(capabilities(processes[role]), ["0000000000000400"; 3].map(String::from), "{role}");
     }
     assert_eq!(capabilities(processes["cache-gc"]), ["0000000000000000"; 3].map(String::from));
+    // Only the control sockets and the cache are the workers' user's: what root runs (the rundir
+    // with supervisord.conf, the Lua) is root's, so a compromised worker cannot replace it.
+    use std::os::unix::fs::MetadataExt;
+    let rundir = service.rundir();
+    let ownership = |path: &std::path::Path| {
+        let meta = std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        (meta.uid(), meta.mode() & 0o7777)
+    };
+    assert_eq!(ownership(&rundir), (0, 0o755));
+    assert_eq!(ownership(&rundir.join("supervisord.conf")).0, 0);
+    assert_eq!(ownership(&rundir.join("lua")), (0, 0o750));
+    assert_eq!(ownership(&rundir.join("lua/kresd0.lua")).0, 0);
+    assert_eq!(ownership(&rundir.join("control")), (user.uid.as_raw(), 0o750));
+    assert_eq!(ownership(&rundir.join("cache")).0, user.uid.as_raw());
     // supervisord switches users; the manager writes supervisord's config, so it stays root too.
     assert_eq!(owner(service.pid()), 0);
     assert_eq!(owner(processes["manager"]), 0);

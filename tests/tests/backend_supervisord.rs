@@ -33,6 +33,7 @@ fn setup(dir: &Path, port: u16) -> Setup {
     std::fs::write(&canary, "net.listen('127.0.0.1', 1, { kind = 'no-such-kind' })\n").expect("write canary config");
     Setup {
         rundir: dir.to_owned(),
+        kresd_dir: dir.to_owned(),
         kresd: "/usr/sbin/kresd".into(),
         worker_configs,
         canary_config: Some(canary),

@@ -189,6 +189,7 @@ mod tests {
     fn setup(workers: usize) -> Setup {
         Setup {
             rundir: "/run/test".into(),
+            kresd_dir: "/run/test".into(),
             kresd: "/usr/sbin/kresd".into(),
             worker_configs: (0..workers).map(|n| format!("/run/test/worker{n}.lua").into()).collect(),
             canary_config: Some("/run/test/canary.lua".into()),

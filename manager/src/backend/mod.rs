@@ -123,9 +123,11 @@ pub struct CacheGc {
 /// Everything the backend needs to run the processes.
 #[derive(Clone, Debug)]
 pub struct Setup {
-    /// Runtime directory: supervisord's config, pid file and sockets; kresd's working directory.
-    /// Must exist.
+    /// Runtime directory: supervisord's config, pid file and sockets. Must exist.
     pub rundir: PathBuf,
+    /// kresd's own run directory (its working directory, which it must be able to write to: the
+    /// workers' user owns it). Must exist.
+    pub kresd_dir: PathBuf,
     /// The kresd binary (`/usr/sbin/kresd`).
     pub kresd: PathBuf,
     /// The Lua config of each worker, in worker order (worker `n` gets `worker_configs[n]`).

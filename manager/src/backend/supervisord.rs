@@ -155,7 +155,13 @@ pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::
     env.add_template("supervisord.conf", TEMPLATE)?;
     let mut programs = Vec::new();
     let kresd = |config: &Path| {
-        command(&[setup.kresd.as_os_str(), "-n".as_ref(), "-c".as_ref(), config.as_os_str(), setup.rundir.as_os_str()])
+        command(&[
+            setup.kresd.as_os_str(),
+            "-n".as_ref(),
+            "-c".as_ref(),
+            config.as_os_str(),
+            setup.kresd_dir.as_os_str(),
+        ])
     };
     for (n, config) in setup.worker_configs.iter().enumerate() {
         programs.push(program(Program::Worker(n as u32), kresd(config)?, 100, true, user));
@@ -571,6 +577,7 @@ mod tests {
     fn setup() -> Setup {
         Setup {
             rundir: "/run/kres 100%".into(),
+            kresd_dir: "/run/kres 100%/control".into(),
             kresd: "/usr/sbin/kresd".into(),
             worker_configs: vec!["/run/kres/worker0.lua".into(), "/run/kres/it's.lua".into()],
             canary_config: Some("/run/kres/canary.lua".into()),
@@ -596,7 +603,7 @@ mod tests {
         assert!(conf.contains("pidfile = /run/kres 100%%/supervisord.pid\n"));
         assert!(
             conf.contains(
-                "[program:kresd0]\ncommand = /usr/sbin/kresd -n -c /run/kres/worker0.lua '/run/kres 100%%'\n"
+                "[program:kresd0]\ncommand = /usr/sbin/kresd -n -c /run/kres/worker0.lua '/run/kres 100%%/control'\n"
             ),
             "{conf}"
         );

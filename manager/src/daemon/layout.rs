@@ -99,28 +99,48 @@ impl Layout {
         self.state_dir.join("config.json")
     }
 
-    /// Creates the directories (rundir and state not readable by others: the state holds the
-    /// config, which may hold secrets), owned by the unprivileged user when there is one, as is
-    /// `cache_dir` (created when missing: the workers, which run as that user, create the cache).
+    /// Creates the directories (the state not readable by others: it holds the config, which may
+    /// hold secrets) and gives them their owners when the workers run as an unprivileged user.
+    ///
+    /// That user owns only what the workers and the GC write: the control sockets' directory and
+    /// `cache_dir` (created when missing). Everything else stays root's, the rundir itself
+    /// included: supervisord.conf and the Lua are what root's supervisord and the workers run,
+    /// so a compromised worker must not be able to replace them (a rundir left owned by the user
+    /// by an earlier version is taken back). The Lua and the notify socket are for the group.
     pub fn create(&self, cache_dir: &Path) -> std::io::Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
-        let dirs =
-            [(&self.rundir, 0o755), (&self.lua_dir(), 0o750), (&self.control_dir(), 0o750), (&self.state_dir, 0o700)];
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let dirs = [
+            (&self.rundir, 0o755),
+            (&self.lua_dir(), 0o750),
+            (&self.control_dir(), 0o750),
+            (&self.state_dir, 0o700),
+            // supervisord's sd_notify socket (mode 0666, so that workers running as their user
+            // can send READY=1) lives in a directory only root and the workers' group may enter.
+            (&self.notify_dir(), 0o750),
+        ];
         for (dir, mode) in dirs {
             std::fs::DirBuilder::new().recursive(true).mode(mode).create(dir)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))?;
         }
-        // supervisord's sd_notify socket (mode 0666, so that workers running as their user can
-        // send READY=1) lives in a directory only root and the workers' group may enter.
-        let notify = self.notify_dir();
-        std::fs::DirBuilder::new().recursive(true).mode(0o750).create(&notify)?;
-        std::fs::set_permissions(&notify, std::os::unix::fs::PermissionsExt::from_mode(0o750))?;
         let Some(run_as) = &self.run_as else { return Ok(()) };
         std::fs::DirBuilder::new().recursive(true).mode(0o750).create(cache_dir)?;
         let (uid, gid) = ids(run_as)?;
-        for dir in dirs.iter().map(|(dir, _)| dir.as_path()).chain([cache_dir]) {
+        // Only our own entries: the rundir may hold other things (never recurse into it).
+        let paths = crate::backend::supervisord::Paths::new(&self.rundir);
+        for file in [&self.rundir, &self.lock_file(), &paths.config, &paths.socket, &paths.pidfile] {
+            if file.symlink_metadata().is_ok() {
+                std::os::unix::fs::lchown(file, Some(0), Some(0))?;
+            }
+        }
+        for dir in [self.lua_dir(), self.state_dir.clone(), self.notify_dir()] {
+            chown_tree(&dir, 0, 0)?;
+        }
+        for dir in [self.lua_dir(), self.notify_dir()] {
+            std::os::unix::fs::lchown(dir, Some(0), Some(gid))?;
+        }
+        for dir in [&self.control_dir(), cache_dir] {
             chown_tree(dir, uid, gid)?;
         }
-        std::os::unix::fs::lchown(&notify, Some(0), Some(gid))?;
         Ok(())
     }
 
@@ -141,6 +161,8 @@ impl Layout {
         });
         Setup {
             rundir: self.rundir.clone(),
+            // The only directory of ours the workers write to: their control sockets.
+            kresd_dir: self.control_dir(),
             kresd: binaries.kresd.clone(),
             worker_configs: (0..u32::from(config.workers)).map(|n| self.lua(Program::Worker(n))).collect(),
             canary_config: Some(self.lua(Program::Canary)),
