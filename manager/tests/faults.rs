@@ -1002,7 +1002,7 @@ fn config_truncated_to_half_during_reload() {
         // Half of this file is a valid document without the `management` section: refused
         // because moving the API needs a service restart. (Half of a file may be a valid
         // config; see docs/reliability.md.)
-        &["config.yaml:", "needs a service restart"],
+        &["config.yaml:", "restart of the whole service"],
     );
 }
 

@@ -44,7 +44,8 @@ const CLOSE_LISTENERS: &str = "kres_manager_drained = true; for _, l in ipairs(n
 /// Why a change was not applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("{} needs a service restart: {}", pointers(.changes), actions(.changes))]
+    /// Each change's action says "needs a service restart: <why>".
+    #[error("{}", each_pointer_and_action(.changes))]
     RestartRequired { changes: Vec<Change> },
     /// kresd refused the new config: the canary did not become READY.
     #[error("kresd refused the new configuration ({reason}){}", output_text(.output))]
@@ -64,12 +65,8 @@ pub enum ApplyError {
     Backend(#[from] BackendError),
 }
 
-fn pointers(changes: &[Change]) -> String {
-    changes.iter().map(|c| c.pointer.as_str()).collect::<Vec<_>>().join(", ")
-}
-
-fn actions(changes: &[Change]) -> String {
-    changes.iter().map(|c| c.action.as_str()).collect::<Vec<_>>().join("; ")
+fn each_pointer_and_action(changes: &[Change]) -> String {
+    changes.iter().map(|c| format!("{}: {}", c.pointer, c.action)).collect::<Vec<_>>().join("; ")
 }
 
 fn output_text(output: &[String]) -> String {
