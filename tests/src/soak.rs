@@ -95,11 +95,22 @@ pub struct Bounds {
     pub max_fd_growth: u64,
 }
 
-/// The bounds `kres-soak` and the CI test assert (the reasons are in `docs/reliability.md`):
-/// every change applied and every read answered, no lost query (the drains make rolling
-/// restarts and worker removal lossless, and each client has one query in flight, so nothing
-/// overflows a socket buffer), the manager's RSS at most 2 MiB above the start sample, its
-/// descriptors exactly as many, and no process of the service other than workers replaced.
+/// The bounds `kres-soak` and the CI test assert:
+///
+/// - every change applied and every read answered;
+/// - **no lost query**: the drains make rolling restarts and worker removal lossless, and each
+///   client has one query in flight, so nothing can overflow a socket buffer; a query counts as
+///   lost only after 2 s without an answer (measured: 0 of 82,888 in 60 s, 0 of 2,704,224 in
+///   30 minutes, with other builds on the 2 cores);
+/// - **the manager's RSS at most 2 MiB above the start sample**: with nothing retained per
+///   change, 1,500 hot changes moved a release manager's RSS by 36 KiB (after a warm-up), so
+///   2 MiB (a fifth of its 10 MiB) leaves room for the allocator's steps (a thread's arena grows
+///   by ~200 KiB at once) and still catches a leak of 1.2 KiB per change in a 30-minute run; the
+///   60 s CI run (40 changes after the warm-up) catches only 50 KiB per change;
+/// - **its descriptors exactly as many** (a descriptor is a resource: one leaked per change or
+///   per worker restart must show; the samples are taken without a change in flight and with the
+///   same worker count, measured equal in every run);
+/// - the same manager and supervisord processes (no crash, no restart) and a clean stop.
 pub const BOUNDS: Bounds = Bounds { max_lost: 0, max_rss_growth_kib: 2048, max_fd_growth: 0 };
 
 /// The kinds of change, in the order of the report.
