@@ -139,7 +139,8 @@ mod tests {
         let file = dir.join("config.yaml");
         // Too short, so it is reported (with a snippet of its line), beside another problem.
         std::fs::write(&file, "workers: 0\nnetwork:\n  tls:\n    sticket-secret: \"tooShortS3cret\"\n").unwrap();
-        let result = load_files(&[file.clone()], &system(Path::new("/usr/sbin/kresd")), ResolveOptions::default());
+        let result =
+            load_files(std::slice::from_ref(&file), &system(Path::new("/usr/sbin/kresd")), ResolveOptions::default());
         std::fs::remove_dir_all(&dir).unwrap();
         let Err(LoadError::Invalid { report, rendered }) = result else { panic!("invalid: {result:?}") };
         assert_eq!(report.errors().count(), 2, "{rendered}");
