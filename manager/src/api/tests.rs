@@ -163,8 +163,9 @@ async fn fixture_guarded(refuse_canary: bool, guard: impl FnOnce(&Path) -> Guard
     reconciler.start(config.clone()).await.expect("start");
     // Control sockets for workers added by a test too.
     let kresd_fakes = (0..4).map(|n| FakeKresd::start(&layout.control(Program::Worker(n)), 500 + n)).collect();
-    let revision = Revision::new(1, document, config);
-    let (handle, _task) = task::spawn(reconciler, revision, Vec::new(), validate, layout.state_file()).await;
+    let revision = Revision::new(1, document.clone(), config);
+    let (handle, _task) =
+        task::spawn(reconciler, revision, Vec::new(), Some(document), validate, layout.state_file()).await;
     let (stop_sender, stop) = mpsc::channel(1);
     let daemon = Daemon { handle, files: vec![file], kresd };
     let state = ApiState::with_guard(daemon, layout, stop_sender, Duration::from_millis(300), guard);
@@ -519,7 +520,25 @@ async fn patch_runs_all_six_operations_and_keeps_value_types() {
     .await;
     assert_eq!(relative.status, StatusCode::OK, "{relative:?}");
     assert_eq!(get(&f.app, "/v1/config/local-data/addresses/d.example").await.body, "192.0.2.4");
-    assert_eq!(f.state.handle().status().api_changes.len(), 7, "every operation is recorded");
+    // Recorded: how the document now differs from the files (not the 7 operations sent), so the
+    // record stays as small as the document however many changes are made.
+    let recorded = json!([
+        {"op": "replace", "path": "/workers", "value": 3},
+        {"op": "add", "path": "/local-data/addresses/d.example", "value": "192.0.2.4"}
+    ]);
+    assert_eq!(json!(f.state.handle().status().api_changes.as_ref()), recorded);
+    for n in 0..50 {
+        let answer = put(&f.app, "/v1/config/local-data/addresses/d.example", &format!("\"192.0.2.{n}\"")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    }
+    assert_eq!(f.state.handle().status().api_changes.len(), 2, "50 more changes of one value: still 2");
+    let back = put(&f.app, "/v1/config/workers", "2").await;
+    assert_eq!(back.status, StatusCode::OK, "{back:?}");
+    assert_eq!(
+        json!(f.state.handle().status().api_changes.as_ref()),
+        json!([{"op": "add", "path": "/local-data/addresses/d.example", "value": "192.0.2.49"}]),
+        "a value set back to the file's is no change"
+    );
 }
 
 #[tokio::test]

@@ -90,6 +90,43 @@ fn parent<'v>(document: &'v mut Value, pointer: &str) -> Result<(&'v mut Value, 
     Ok((value, last))
 }
 
+/// The operations that turn `from` into `to`, as few as the objects allow: `remove` for members
+/// gone, `add` for new ones, `replace` for any other value that differs (lists are replaced
+/// whole). Bounded by the size of the documents, however many edits led from one to the other.
+pub fn diff(from: &Value, to: &Value) -> Vec<Value> {
+    let mut operations = Vec::new();
+    diff_at(&mut String::new(), from, to, &mut operations);
+    operations
+}
+
+fn diff_at(path: &mut String, from: &Value, to: &Value, operations: &mut Vec<Value>) {
+    if from == to {
+        return;
+    }
+    let (Value::Object(old), Value::Object(new)) = (from, to) else {
+        operations.push(serde_json::json!({ "op": "replace", "path": path.as_str(), "value": to }));
+        return;
+    };
+    for key in old.keys().filter(|key| !new.contains_key(*key)) {
+        operations.push(serde_json::json!({ "op": "remove", "path": format!("{path}/{}", escape(key)) }));
+    }
+    for (key, value) in new {
+        let parent = path.len();
+        path.push('/');
+        path.push_str(&escape(key));
+        match old.get(key) {
+            Some(before) => diff_at(path, before, value, operations),
+            None => operations.push(serde_json::json!({ "op": "add", "path": path.as_str(), "value": value })),
+        }
+        path.truncate(parent);
+    }
+}
+
+/// A member name as a JSON Pointer token (RFC 6901: `~` is `~0`, `/` is `~1`).
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
 /// RFC 6902 `add`: sets a member (replacing it), or inserts into a list (`-` appends).
 pub fn add(document: &mut Value, pointer: &str, new: Value) -> Result<(), PatchError> {
     if pointer.is_empty() {
@@ -246,6 +283,30 @@ fn apply_operation(document: &mut Value, operation: &Value) -> Result<(), PatchE
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn diff_turns_one_document_into_the_other() {
+        let from = json!({"a": 1, "gone": true, "list": [1, 2], "m": {"x": "1", "we/ird~": 0}, "same": {"k": [1]}});
+        let to = json!({"a": 2, "list": [1], "m": {"x": "1", "we/ird~": 1, "new": null}, "same": {"k": [1]}, "n": {}});
+        let operations = diff(&from, &to);
+        assert_eq!(
+            operations,
+            vec![
+                json!({"op": "remove", "path": "/gone"}),
+                json!({"op": "replace", "path": "/a", "value": 2}),
+                json!({"op": "replace", "path": "/list", "value": [1]}),
+                json!({"op": "replace", "path": "/m/we~1ird~0", "value": 1}),
+                json!({"op": "add", "path": "/m/new", "value": null}),
+                json!({"op": "add", "path": "/n", "value": {}}),
+            ]
+        );
+        let mut document = from.clone();
+        apply_patch(&mut document, &Value::Array(operations)).unwrap();
+        assert_eq!(document, to);
+        assert!(diff(&to, &to).is_empty());
+        // Different kinds at the root: the whole document.
+        assert_eq!(diff(&json!([1]), &json!({})), vec![json!({"op": "replace", "path": "", "value": {}})]);
+    }
     use serde_json::json;
 
     use super::*;

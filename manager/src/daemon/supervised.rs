@@ -62,12 +62,14 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     });
 
     // The files with the changes made through the API on top.
+    let mut files_document = None;
     let from_files = match files {
         Ok(loaded) => {
             let notes = loaded.notes();
             if !notes.is_empty() {
                 tracing::info!("{}", notes.trim_end());
             }
+            files_document = Some(loaded.document.to_json());
             with_api_changes(loaded.document.to_json(), &api_changes, &validate)
         }
         Err(LoadError::Invalid { rendered, .. }) => {
@@ -89,10 +91,17 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
 
     let adopting = workers_running && stored.is_some();
     let next_generation = stored.as_ref().map_or(1, |s| s.generation + 1);
-    let revision =
-        if adopting { stored } else { from_files.map(|r| Revision::new(next_generation, r.document, r.config)) };
+    // The files are what the API changes apply to only when they give the running document (not
+    // when the workers adopted run a saved document the files no longer give).
+    let files_give = |document: &serde_json::Value| from_files.as_ref().is_some_and(|r| &r.document == document);
+    let revision = if adopting {
+        stored
+    } else {
+        from_files.clone().map(|r| Revision::new(next_generation, r.document, r.config))
+    };
     let revision =
         revision.ok_or_else(|| anyhow::anyhow!("the config files are invalid and there is no saved configuration"))?;
+    let files_document = files_document.filter(|_| files_give(&revision.document));
     let setup = layout.setup(&revision.config, &options.binaries, &timeouts, Some(manager.clone()));
     // supervisord's programs may differ from this config (a change of the worker count made
     // before a crash of ours); reloading supervisord's config costs ~10 ms, so only then.
@@ -123,7 +132,8 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     let generation = revision.generation;
     let workers = revision.config.workers;
     let management = revision.config.management.clone();
-    let (handle, task) = task::spawn(reconciler, revision, api_changes, validate, layout.state_file()).await;
+    let (handle, task) =
+        task::spawn(reconciler, revision, api_changes, files_document, validate, layout.state_file()).await;
     tokio::spawn(super::watch::watch_certificates(handle.clone()));
     let daemon = Daemon { handle: handle.clone(), files: options.files.clone(), kresd: options.binaries.kresd.clone() };
     // The API serves from now on; `POST /stop` comes back to the loop below.

@@ -186,11 +186,13 @@ impl Handle {
 
 /// Starts the task for a reconciler whose workers already run `revision` (after
 /// [`Reconciler::start`] or [`Reconciler::adopt`]), with `api_changes` recorded on top of the
-/// files; `state_file` receives every accepted revision.
+/// config files' document `files` (when known: `revision` is `files` with `api_changes`
+/// applied); `state_file` receives every accepted revision.
 pub async fn spawn<B: Backend + 'static>(
     mut reconciler: Reconciler<B>,
     revision: Revision,
     api_changes: Vec<serde_json::Value>,
+    files: Option<serde_json::Value>,
     validator: Validator,
     state_file: std::path::PathBuf,
 ) -> (Handle, tokio::task::JoinHandle<()>) {
@@ -208,7 +210,7 @@ pub async fn spawn<B: Backend + 'static>(
     let (status_tx, status_rx) = watch::channel(status);
     let (commands, mut receiver) = mpsc::channel::<Command>(64);
     let task = tokio::spawn(async move {
-        let mut current = State { revision, api_changes };
+        let mut current = State { revision, api_changes, files: files.map(Arc::new) };
         let mut ticker = tokio::time::interval(REPAIR_PERIOD);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -272,6 +274,11 @@ async fn publish<B: Backend>(reconciler: &mut Reconciler<B>, state: &State, stat
 struct State {
     revision: Revision,
     api_changes: Arc<Vec<serde_json::Value>>,
+    /// The config files' document the API changes apply to, when known (not after adopting a
+    /// saved revision whose files changed since): the changes are then recorded as the
+    /// difference between it and the running document, which stays as small as the document
+    /// however many changes are made. Unknown: each change's operations are appended.
+    files: Option<Arc<serde_json::Value>>,
 }
 
 async fn handle_apply<B: Backend>(
@@ -294,19 +301,27 @@ async fn handle_apply<B: Backend>(
         let expected = format!("not {unexpected}");
         return Err(RequestError::PreconditionFailed { current: current.etag.clone(), expected });
     }
-    let (document, api_changes) = match request.change {
+    let (document, api_changes, files) = match request.change {
         Change::Edit(operations) => {
             let mut document = current.document.clone();
             patch::apply_patch(&mut document, &operations).map_err(RequestError::Patch)?;
-            let mut recorded = state.api_changes.as_ref().clone();
-            recorded.extend(operations.as_array().into_iter().flatten().cloned());
-            (document, recorded)
+            let recorded = match &state.files {
+                Some(files) => patch::diff(files, &document),
+                None => {
+                    let mut recorded = state.api_changes.as_ref().clone();
+                    recorded.extend(operations.as_array().into_iter().flatten().cloned());
+                    recorded
+                }
+            };
+            (document, recorded, state.files.clone())
         }
-        Change::Files { mut document, discard_api_changes } => {
-            let recorded = if discard_api_changes { Vec::new() } else { state.api_changes.as_ref().clone() };
-            patch::apply_patch(&mut document, &serde_json::Value::Array(recorded.clone()))
-                .map_err(RequestError::StaleApiChange)?;
-            (document, recorded)
+        Change::Files { document: files, discard_api_changes } => {
+            let mut document = files.clone();
+            if !discard_api_changes {
+                let recorded = serde_json::Value::Array(state.api_changes.as_ref().clone());
+                patch::apply_patch(&mut document, &recorded).map_err(RequestError::StaleApiChange)?;
+            }
+            (document.clone(), patch::diff(&files, &document), Some(Arc::new(files)))
         }
     };
     let config = validator(&document).map_err(RequestError::Invalid)?;
@@ -325,6 +340,7 @@ async fn handle_apply<B: Backend>(
             let generation = if etag == current.etag { current.generation } else { current.generation + 1 };
             state.revision = Revision::new(generation, document, config);
             state.api_changes = Arc::new(api_changes);
+            state.files = files;
             if let Err(error) = store::save(state_file, &state.revision, &state.api_changes) {
                 tracing::error!("the new configuration is applied but could not be saved: {error}");
             }
