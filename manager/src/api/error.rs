@@ -70,6 +70,10 @@ pub enum ApiError {
     TooManyRequests { retry_after: u64 },
 }
 
+/// At most this many problems are listed in an answer (then one entry says how many more): a
+/// body with 100,000 problems would otherwise be answered with some 80 MB.
+pub const MAX_ENTRIES: usize = 100;
+
 /// A short account of an error answer, left in the response's extensions for the audit log.
 #[derive(Clone, Debug)]
 pub struct ErrorSummary(pub String);
@@ -128,6 +132,14 @@ impl ApiError {
     /// The status and the entries of the response.
     pub fn parts(&self) -> (StatusCode, Vec<serde_json::Value>) {
         let (status, mut entries) = self.raw_parts();
+        if entries.len() > MAX_ENTRIES {
+            let more = entries.len() - MAX_ENTRIES;
+            entries.truncate(MAX_ENTRIES);
+            entries.push(entry(
+                "",
+                format!("and {more} more problems not listed here (`kresctl validate FILE` lists every one)"),
+            ));
+        }
         for entry in &mut entries {
             if let (Some(pointer), Some(message)) = (entry["pointer"].as_str(), entry["message"].as_str()) {
                 let clean = super::secrets::sanitize(pointer, message);

@@ -492,7 +492,7 @@ pub fn document() -> Value {
         "info": {
             "title": "kres-manager management API",
             "version": crate::VERSION,
-            "description": "Manages Knot Resolver (kresd 5.6) workers; compatible with Knot Resolver 6's management API. Every error is JSON `{\"errors\": [{\"pointer\", \"message\"}]}`. Bodies are JSON or YAML by Content-Type. Requests that change the configuration answer once it is applied. On the unix socket no token is needed; over TCP with `management.tokens` every request needs a bearer token (see bearerToken). Every request that may change something is written to the audit log.",
+            "description": "Manages Knot Resolver (kresd 5.6) workers; compatible with Knot Resolver 6's management API. Every error is JSON `{\"errors\": [{\"pointer\", \"message\"}]}`, at most 100 problems and then one entry saying how many more. Bodies are JSON or YAML by Content-Type. Requests that change the configuration answer once it is applied. On the unix socket no token is needed; over TCP with `management.tokens` every request needs a bearer token (see bearerToken). Every request that may change something is written to the audit log.",
             "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"},
         },
         "security": [{}, {"bearerToken": []}],

@@ -1017,3 +1017,19 @@ async fn a_change_is_carried_out_and_audited_when_its_client_goes_away() {
     assert!(lines_of(&lines)[0].contains("PUT /v1/config/workers"), "{:?}", lines_of(&lines));
     assert_eq!(get(&f.app, "/v1/config/workers").await.body, 3);
 }
+
+#[tokio::test]
+async fn an_answer_lists_at_most_a_hundred_problems_and_says_how_many_more() {
+    let f = fixture().await;
+    let keys: Vec<String> = (0..1000).map(|i| format!("\"unknown-{i}\": {i}")).collect();
+    let answer = put(&f.app, "/v1/config/options", &format!("{{{}}}", keys.join(", "))).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{answer:?}");
+    let errors = answer.errors();
+    assert_eq!(errors.len(), super::error::MAX_ENTRIES + 1);
+    assert!(errors[0].0.starts_with("/options/unknown-"), "{:?}", errors[0]);
+    assert_eq!(
+        errors[100],
+        (String::new(), "and 900 more problems not listed here (`kresctl validate FILE` lists every one)".into())
+    );
+    assert!(answer.text.len() < 40_000, "{} bytes", answer.text.len());
+}
