@@ -30,6 +30,9 @@ use crate::render::{self, RenderError, WorkerContext};
 /// A crash loop: this many restarts of one process within [`CRASH_WINDOW`] and it is given up.
 pub const CRASH_LIMIT: usize = 5;
 pub const CRASH_WINDOW: Duration = Duration::from_secs(60);
+/// A process given up is tried again after this long (the cause may have gone: a cache made
+/// writable again); a new config or a reload tries it at once.
+pub const RETRY_GIVEN_UP: Duration = Duration::from_secs(60);
 
 /// Stops new UDP queries from reaching a kresd that keeps its sockets (see the file).
 const STEER_AWAY: &str = include_str!("steer_away.lua");
@@ -114,6 +117,9 @@ pub struct Reconciler<B> {
     started: BTreeMap<Program, u64>,
     restarts: BTreeMap<Program, (u64, VecDeque<Instant>)>,
     failed: BTreeMap<Program, String>,
+    /// When each process in `failed` was given up.
+    given_up: BTreeMap<Program, Instant>,
+    retry_given_up: Duration,
 }
 
 impl<B: Backend> Reconciler<B> {
@@ -135,6 +141,8 @@ impl<B: Backend> Reconciler<B> {
             started: BTreeMap::new(),
             restarts: BTreeMap::new(),
             failed: BTreeMap::new(),
+            given_up: BTreeMap::new(),
+            retry_given_up: RETRY_GIVEN_UP,
         }
     }
 
@@ -494,6 +502,18 @@ impl<B: Backend> Reconciler<B> {
     pub async fn repair(&mut self) -> Result<Vec<String>, BackendError> {
         let Some(config) = self.running.clone() else { return Ok(Vec::new()) };
         let mut events = Vec::new();
+        let now = Instant::now();
+        let retry = self.retry_given_up;
+        let due: Vec<Program> =
+            self.given_up.iter().filter(|(_, at)| now.duration_since(**at) >= retry).map(|(p, _)| *p).collect();
+        for program in due {
+            self.given_up.remove(&program);
+            self.failed.remove(&program);
+            if let Some((_, recent)) = self.restarts.get_mut(&program) {
+                recent.clear();
+            }
+            events.push(format!("{program}: given up {} s ago; trying it again", retry.as_secs()));
+        }
         let processes = self.backend.processes().await?;
         let desired = |program: Program| match program {
             Program::Worker(n) => n < u32::from(config.workers),
@@ -546,10 +566,20 @@ impl<B: Backend> Reconciler<B> {
         if recent.len() >= CRASH_LIMIT {
             let reason =
                 format!("{} restarts within {} s: given up (crash loop)", recent.len(), CRASH_WINDOW.as_secs());
-            events.push(format!("{program}: {reason}; the other workers keep serving; fix the cause and reload"));
+            events.push(format!(
+                "{program}: {reason}; the other workers keep serving; it is tried again in {} s, at once after a \
+                 reload",
+                self.retry_given_up.as_secs()
+            ));
             self.failed.insert(program, reason);
+            self.given_up.insert(program, now);
             let _ = self.stop_quietly(program).await;
         }
+    }
+
+    /// How long a process given up waits before it is tried again ([`RETRY_GIVEN_UP`]).
+    pub fn retry_given_up_after(&mut self, delay: Duration) {
+        self.retry_given_up = delay;
     }
 
     /// Runs `chunk` on every running worker (e.g. reloading a renewed certificate); each
@@ -566,6 +596,7 @@ impl<B: Backend> Reconciler<B> {
     /// Forgets crash-loop verdicts (a reload or a new config gives every process a new chance).
     pub fn clear_failures(&mut self) {
         self.failed.clear();
+        self.given_up.clear();
         self.restarts.values_mut().for_each(|(_, recent)| recent.clear());
     }
 
@@ -923,7 +954,21 @@ mod tests {
         let kresd1 = status.iter().find(|p| p.name == "kresd1").expect("listed");
         assert!(kresd1.failed && kresd1.restarts == CRASH_LIMIT as u64, "{kresd1:?}");
         assert!(fixture.reconciler.ready().await.is_err());
-        // Given up: not started again until a new config or a forced reload clears it.
+        // Given up: not started again until RETRY_GIVEN_UP has passed, or a new config or a
+        // forced reload clears it.
+        assert!(fixture.reconciler.repair().await.expect("repair").is_empty());
+        fixture.reconciler.retry_given_up_after(Duration::ZERO);
+        let events = fixture.reconciler.repair().await.expect("repair");
+        assert!(events[0] == "kresd1: given up 0 s ago; trying it again", "{events:?}");
+        assert!(events[1].starts_with("kresd1 had ended"), "{events:?}");
+        assert!(fixture.reconciler.ready().await.is_ok());
+        // A second crash loop is given up again, and a reload clears it at once.
+        fixture.reconciler.retry_given_up_after(RETRY_GIVEN_UP);
+        for _ in 1..CRASH_LIMIT {
+            fixture.reconciler.backend().crash(Program::Worker(1), 1, false);
+            fixture.reconciler.repair().await.expect("repair");
+        }
+        assert!(fixture.reconciler.ready().await.is_err());
         assert!(fixture.reconciler.repair().await.expect("repair").is_empty());
         fixture.reconciler.clear_failures();
         assert_eq!(fixture.reconciler.repair().await.expect("repair").len(), 1);
