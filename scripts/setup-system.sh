@@ -33,6 +33,20 @@ SCHEMATHESIS_SERIES="4.32"
 
 log() { printf '[setup-system] %s\n' "$*"; }
 
+# ensure_venv DIR LABEL: a working virtualenv at DIR, re-created when missing or broken (e.g.
+# its base interpreter vanished).
+ensure_venv() {
+    local dir="$1" label="$2"
+    if [[ -x "$dir/bin/python" ]] && "$dir/bin/python" -c 'import pip' >/dev/null 2>&1; then
+        log "$label exists: $dir"
+    else
+        log "creating $label: $dir"
+        rm -rf "$dir"
+        mkdir -p "$(dirname "$dir")"
+        "$PYTHON" -m venv "$dir"
+    fi
+}
+
 # ---------------------------------------------------------------------------------------
 # 1. Debian packages
 # ---------------------------------------------------------------------------------------
@@ -103,15 +117,7 @@ venv_step() {
     pyver="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
     log "interpreter: $(command -v "$PYTHON") (Python $pyver)"
 
-    # Re-create the venv when it is missing or broken (e.g. its base interpreter vanished).
-    if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import pip' >/dev/null 2>&1; then
-        log "virtualenv exists: $VENV"
-    else
-        log "creating virtualenv: $VENV"
-        rm -rf "$VENV"
-        mkdir -p "$(dirname "$VENV")"
-        "$PYTHON" -m venv "$VENV"
-    fi
+    ensure_venv "$VENV" "virtualenv"
 
     local pip=("$VENV/bin/python" -m pip --disable-pip-version-check --no-input)
 
@@ -150,14 +156,7 @@ EOF
 # 3. The test virtualenv (schemathesis)
 # ---------------------------------------------------------------------------------------
 test_venv_step() {
-    if [[ -x "$TEST_VENV/bin/python" ]] && "$TEST_VENV/bin/python" -c 'import pip' >/dev/null 2>&1; then
-        log "test virtualenv exists: $TEST_VENV"
-    else
-        log "creating test virtualenv: $TEST_VENV"
-        rm -rf "$TEST_VENV"
-        mkdir -p "$(dirname "$TEST_VENV")"
-        "$PYTHON" -m venv "$TEST_VENV"
-    fi
+    ensure_venv "$TEST_VENV" "test virtualenv"
     local installed
     installed="$("$TEST_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null || true)"
     if [[ "$installed" == "$SCHEMATHESIS_SERIES".* && -x "$TEST_VENV/bin/schemathesis" ]]; then
