@@ -38,8 +38,8 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
     /// The unprivileged user the workers and the cache GC run as when the service is started as
-    /// root (kresd binds its listeners, port 53 included, as root and then drops to it); `root`
-    /// keeps everything running as root [default: knot-resolver when root].
+    /// root (kresd starts as that user, keeping only the capability to bind ports below 1024,
+    /// such as 53); `root` keeps everything running as root [default: knot-resolver when root].
     #[arg(long, value_name = "NAME", env = "KRES_USER")]
     user: Option<String>,
     /// Run as supervisord's program (set by the service start, not by hand).

@@ -26,7 +26,7 @@ pub struct SupervisedOptions {
     pub rundir: PathBuf,
     pub state_dir: Option<PathBuf>,
     pub binaries: Binaries,
-    /// The user the workers drop to (`root`: none), as the service start decided.
+    /// The user the workers run as (`root`: no other), as the service start decided.
     pub user: String,
 }
 
