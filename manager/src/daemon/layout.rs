@@ -133,13 +133,13 @@ impl Layout {
             }
         }
         for dir in [self.lua_dir(), self.state_dir.clone(), self.notify_dir()] {
-            chown_tree(&dir, 0, 0)?;
+            chown_dir(&dir, 0, 0)?;
         }
         for dir in [self.lua_dir(), self.notify_dir()] {
             std::os::unix::fs::lchown(dir, Some(0), Some(gid))?;
         }
         for dir in [&self.control_dir(), cache_dir] {
-            chown_tree(dir, uid, gid)?;
+            chown_dir(dir, uid, gid)?;
         }
         Ok(())
     }
@@ -204,13 +204,27 @@ pub fn readable_by(path: &Path, uid: u32, gid: u32) -> Option<bool> {
     })
 }
 
-/// Gives `dir` and what is in it (not following symbolic links) to `uid`:`gid`.
-fn chown_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
-    if std::fs::symlink_metadata(dir)?.is_dir() {
-        for entry in std::fs::read_dir(dir)? {
-            chown_tree(&entry?.path(), uid, gid)?;
-        }
+/// Gives `dir` and the entries directly in it to `uid`:`gid`, following no symbolic link: the
+/// directory is opened with `O_NOFOLLOW` and its entries are changed relative to that handle, so
+/// a user who may write in it (the workers' user, in the control and cache directories) cannot
+/// turn root's chown onto other files by swapping an entry for a link. No recursion: these
+/// directories hold files and sockets only.
+fn chown_dir(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    use nix::fcntl::{AtFlags, OFlag};
+    use nix::unistd::{Gid, Uid};
+    use std::os::fd::AsFd;
+    let (uid, gid) = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)));
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let mut handle = nix::dir::Dir::open(dir, flags, nix::sys::stat::Mode::empty())?;
+    nix::unistd::fchown(handle.as_fd(), uid, gid)?;
+    let names: Vec<std::ffi::CString> = handle
+        .iter()
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_owned())
+        .filter(|name| name.as_bytes() != b"." && name.as_bytes() != b"..")
+        .collect();
+    for name in names {
+        nix::unistd::fchownat(handle.as_fd(), name.as_c_str(), uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)?;
     }
     Ok(())
 }
@@ -309,6 +323,30 @@ mod tests {
     fn config(yaml: &str) -> Config {
         let document = schema_core::yaml::parse(yaml, Some("t.yaml")).expect("parses");
         crate::config::validate(&document, &FakeSystem::default(), ResolveOptions::default()).expect("valid").config
+    }
+
+    #[test]
+    fn chown_dir_follows_no_link() {
+        use std::os::unix::fs::MetadataExt;
+        if !nix::unistd::geteuid().is_root() {
+            println!("not root: cannot give files away (this test needs root)");
+            return;
+        }
+        let top = std::env::temp_dir().join(format!("kres-chown-dir-{}", std::process::id()));
+        let (dir, outside) = (top.join("dir"), top.join("outside"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&outside, "root's").unwrap();
+        std::fs::write(dir.join("file"), "").unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
+        std::os::unix::fs::symlink(&outside, top.join("dir-link")).unwrap();
+        chown_dir(&dir, 65534, 65534).unwrap();
+        let uid = |path: &Path| std::fs::symlink_metadata(path).unwrap().uid();
+        assert_eq!([uid(&dir), uid(&dir.join("file")), uid(&dir.join("link"))], [65534; 3]);
+        assert_eq!(uid(&outside), 0, "the link's target is not touched");
+        // A directory that is a link is refused, not followed.
+        assert!(chown_dir(&top.join("dir-link"), 65534, 65534).is_err());
+        assert_eq!(uid(&outside), 0);
+        std::fs::remove_dir_all(&top).unwrap();
     }
 
     #[test]
