@@ -146,7 +146,12 @@ fn a_killed_manager_is_restarted_and_adopts_the_workers_without_restarting_them(
     let after = service.processes();
     assert_ne!(after["manager"], before["manager"], "a new manager runs");
     for worker in ["kresd0", "kresd1", "cache-gc"] {
-        assert_eq!(after[worker], before[worker], "{worker} kept running:\n{}", service.log());
+        assert_eq!(
+            after.get(worker),
+            before.get(worker),
+            "{worker} kept running: before {before:?}, after {after:?}\n{}",
+            service.log()
+        );
     }
     let log = service.log();
     assert!(log.contains(&format!("adopted kresd0 (pid {})", before["kresd0"])), "{log}");
