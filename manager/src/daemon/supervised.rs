@@ -69,8 +69,9 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
             if !notes.is_empty() {
                 tracing::info!("{}", notes.trim_end());
             }
-            files_document = Some(loaded.document.to_json());
-            with_api_changes(loaded.document.to_json(), &api_changes, &validate)
+            let document = loaded.document.to_json();
+            files_document = Some(document.clone());
+            with_api_changes(document, &api_changes, &validate)
         }
         Err(LoadError::Invalid { rendered, .. }) => {
             tracing::error!("the config files are invalid:\n{rendered}");
@@ -93,15 +94,12 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     let next_generation = stored.as_ref().map_or(1, |s| s.generation + 1);
     // The files are what the API changes apply to only when they give the running document (not
     // when the workers adopted run a saved document the files no longer give).
-    let files_give = |document: &serde_json::Value| from_files.as_ref().is_some_and(|r| &r.document == document);
-    let revision = if adopting {
-        stored
-    } else {
-        from_files.clone().map(|r| Revision::new(next_generation, r.document, r.config))
-    };
+    let files_give_stored = stored.as_ref().zip(from_files.as_ref()).is_some_and(|(s, f)| s.document == f.document);
+    let files_document = files_document.filter(|_| !adopting || files_give_stored);
+    let revision =
+        if adopting { stored } else { from_files.map(|r| Revision::new(next_generation, r.document, r.config)) };
     let revision =
         revision.ok_or_else(|| anyhow::anyhow!("the config files are invalid and there is no saved configuration"))?;
-    let files_document = files_document.filter(|_| files_give(&revision.document));
     let setup = layout.setup(&revision.config, &options.binaries, &timeouts, Some(manager.clone()));
     // supervisord's programs may differ from this config (a change of the worker count made
     // before a crash of ours); reloading supervisord's config costs ~10 ms, so only then.
