@@ -29,9 +29,9 @@ SUPERVISORD = VENV_BIN / "supervisord"
 KRESD = "/usr/sbin/kresd"
 
 
-def helper_cmd(*args):
+def helper_cmd(*args, python=sys.executable):
     """A supervisord `command=` running tests/helper.py with the given arguments."""
-    return " ".join(shlex.quote(str(x)) for x in (sys.executable, "-u", HELPER) + args)
+    return " ".join(shlex.quote(str(x)) for x in (python, "-u", HELPER) + args)
 
 
 def session_pids(sid, include_zombies=False):
@@ -132,7 +132,7 @@ def dns_refused(port):
 
 class Supervisord:
     def __init__(self, workdir, programs, kres_settings, extra_env=None, load_ext=True,
-                 python_args=None):
+                 python_args=None, wrapper=None):
         self.dir = Path(workdir)
         self.sock = self.dir / "supervisor.sock"
         self.conf = self.dir / "supervisord.conf"
@@ -148,6 +148,8 @@ class Supervisord:
         cmd = [str(SUPERVISORD), "-c", str(self.conf)]
         if python_args is not None:
             cmd = [sys.executable] + python_args + ["-c", str(self.conf)]
+        if wrapper:
+            cmd = list(wrapper) + cmd  # e.g. setpriv, to start supervisord as another user
         self.lines = []
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -273,12 +275,17 @@ class Supervisord:
 
 @pytest.fixture
 def supervisord(tmp_path):
-    """Factory: supervisord(programs_ini, **kres_settings) -> a running Supervisord."""
+    """Factory: supervisord(programs_ini, **kres_settings) -> a running Supervisord.
+
+    `workdir` replaces tmp_path (which only root can enter); `wrapper` is a command put in
+    front of supervisord's (e.g. setpriv, to start it as another user).
+    """
     started = []
 
-    def start(programs, extra_env=None, wait=True, load_ext=True, python_args=None, **settings):
-        s = Supervisord(tmp_path, programs, settings, extra_env=extra_env, load_ext=load_ext,
-                        python_args=python_args)
+    def start(programs, extra_env=None, wait=True, load_ext=True, python_args=None,
+              workdir=None, wrapper=None, **settings):
+        s = Supervisord(workdir or tmp_path, programs, settings, extra_env=extra_env,
+                        load_ext=load_ext, python_args=python_args, wrapper=wrapper)
         started.append(s)
         if wait:
             s.wait_ready()

@@ -13,6 +13,8 @@ Options (all optional):
   --hup-file PATH     on SIGHUP append "HUP" to PATH (and print "got SIGHUP")
   --ignore-term       ignore SIGTERM
   --usr1-status TEXT  on SIGUSR1 send STATUS=TEXT
+  --bind PORT         bind UDP 127.0.0.1:PORT at start, print "bound PORT" or
+                      "bind failed: REASON" (and go on either way)
   --name NAME         used in printed lines
 On SIGTERM (unless ignored): send STOPPING=1, print "stopping NAME", exit 0.
 """
@@ -51,6 +53,7 @@ def main():
     p.add_argument("--hup-file")
     p.add_argument("--ignore-term", action="store_true")
     p.add_argument("--usr1-status")
+    p.add_argument("--bind", type=int)
     a = p.parse_args()
 
     if a.env_dump:
@@ -82,6 +85,13 @@ def main():
         print("line %d of %s" % (i, a.name), flush=True)
     if a.stderr:
         print(a.stderr, file=sys.stderr, flush=True)
+    if a.bind is not None:
+        bound = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            bound.bind(("127.0.0.1", a.bind))
+            print("bound %d" % a.bind, flush=True)
+        except OSError as exc:
+            print("bind failed: %s" % exc.strerror, flush=True)
     if a.partial:
         sys.stdout.write(a.partial)
         sys.stdout.flush()

@@ -171,12 +171,17 @@ def test_supervisord_killed_between_fork_and_prctl(supervisord, tmp_path, settin
 
 
 def test_prctl_failure_is_logged_and_the_child_runs(supervisord):
+    # only PR_SET_PDEATHSIG (1) fails: the child's other prctl calls must work
     launcher = ("import sys, ctypes, errno; import kres_supervisord_ext.core as core\n"
+                "real = core.load_prctl\n"
                 "def load_prctl():\n"
-                "    def prctl(*args):\n"
+                "    prctl = real()\n"
+                "    def fake(option, *args):\n"
+                "        if option != 1:\n"
+                "            return prctl(option, *args)\n"
                 "        ctypes.set_errno(errno.EPERM)\n"
                 "        return -1\n"
-                "    return prctl\n"
+                "    return fake\n"
                 "core.load_prctl = load_prctl\n"
                 "from supervisor.supervisord import main; sys.argv[0] = 'supervisord'; main()")
     s = supervisord(f"""
@@ -214,6 +219,6 @@ def test_refuses_without_prctl(supervisord):
         [program:plain]
         command = /bin/sleep 60
         """, wait=False, python_args=["-c", launcher]))
-    assert "parent_death_signal: cannot find prctl() in the C library " \
-           "'libkres-test-no-such-libc.so.6' through ctypes" in out
+    assert "cannot find prctl() in the C library 'libkres-test-no-such-libc.so.6' through " \
+           "ctypes" in out
     assert "Could not make kres rpc interface" in out

@@ -65,9 +65,9 @@ class Extension:
         self.logger = self.options.logger
         self.settings = settings
         # Resolved here, in supervisord, so that a missing prctl refuses the load instead of
-        # failing in every child; children only call it.
-        needs_prctl = settings.parent_death_signal is not None or settings.net_bind_programs
-        self.prctl = load_prctl() if needs_prctl else None
+        # failing in every child; children only call it (every child that is not in
+        # net_bind_programs clears its ambient capabilities, see netbind.py).
+        self.prctl = load_prctl()
         self.capset = None
         if settings.net_bind_programs:
             self.capset = load_capset(libc_name())

@@ -45,9 +45,9 @@ def load_prctl():
         prctl = libc.prctl
     except (OSError, AttributeError) as exc:
         raise PrctlUnavailable(
-            "parent_death_signal: cannot find prctl() in the C library %r through ctypes (%s); "
-            "children would outlive a killed supervisord. Set parent_death_signal = none to "
-            "run without it." % (name, exc))
+            "cannot find prctl() in the C library %r through ctypes (%s); children need it to "
+            "drop the ambient capabilities they would inherit (see net_bind_programs) and for "
+            "parent_death_signal" % (name, exc))
     prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
                       ctypes.c_ulong]
     prctl.restype = ctypes.c_int

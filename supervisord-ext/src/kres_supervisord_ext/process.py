@@ -6,9 +6,10 @@ group is added later).  The subclass only adds behaviour around supervisor's own
 
 * ``spawn``: records the pid, arms the READY=1 deadline, attaches output capture;
 * ``spawn`` blocks supervisord's signals around fork, and ``_spawn_as_child`` (runs in the
-  forked child only) cleans the environment, keeps CAP_NET_BIND_SERVICE for programs that
-  bind privileged ports as their unprivileged user (see netbind.py), arms the parent-death
-  signal (see pdeathsig.py) and restores default signal handling before exec;
+  forked child only) cleans the environment, gives CAP_NET_BIND_SERVICE to the programs of
+  ``net_bind_programs`` and clears the ambient capabilities of every other program (see
+  netbind.py), arms the parent-death signal (see pdeathsig.py) and restores default signal
+  handling before exec;
 * ``transition``: a notify process in STARTING stays there until READY=1 arrives (supervisor's
   ``startsecs`` rule is not applied to it);
 * ``finish``: an exit before READY=1 is a failed start (BACKOFF, and FATAL on a timeout);
@@ -78,7 +79,7 @@ class ProcState:
         self.notify = notify_timeout is not None
         self.notify_timeout = notify_timeout
         self.is_manager = is_manager
-        self.net_bind = net_bind  # started unprivileged with CAP_NET_BIND_SERVICE
+        self.net_bind = net_bind  # in net_bind_programs: may keep CAP_NET_BIND_SERVICE
         self.serial = 0        # incremented on every spawn attempt
         self.failure = ""      # why the last start failed ('' if it did not)
         self.reset(0)
@@ -148,7 +149,8 @@ class KresSubprocess(Subprocess):
         notify_path = ext.notify_path if self.kres.notify else None
         death_signal = ext.settings.parent_death_signal
         parent_pid = self.kres_parent_pid
-        net_bind = self.kres.net_bind and netbind.applies(self.config.uid)
+        listed = self.kres.net_bind
+        net_bind = listed and netbind.applies(self.config.uid)
         if net_bind:
             netbind.keep_across_setuid(ext.prctl)
 
@@ -156,6 +158,8 @@ class KresSubprocess(Subprocess):
             env = child_environment(env, notify_path)
             if net_bind:
                 netbind.make_ambient(ext.prctl, ext.capset)
+            elif not listed:
+                netbind.clear_ambient(ext.prctl)
             if death_signal is not None:
                 # After set_uid (a uid/gid change clears it), while supervisord's signals are
                 # still blocked: a SIGTERM parent-death signal stays pending until
