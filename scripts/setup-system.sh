@@ -15,14 +15,21 @@
 # Environment:
 #   KRES_VENV      where the virtualenv lives (default /opt/kres-manager/venv)
 #   KRES_TEST_VENV where the test virtualenv lives (default /opt/kres-manager/test-venv)
-#   KRES_PYTHON    the interpreter that creates the venv (default: python3 on PATH)
+#   KRES_PYTHON    the interpreter that creates the venv (default: Debian's /usr/bin/python3,
+#                  else python3 on PATH); the service's unprivileged user must be able to run it
 #   KRES_SKIP_APT  set to 1 to skip the apt step (e.g. on a machine that is not Debian)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${KRES_VENV:-/opt/kres-manager/venv}"
 TEST_VENV="${KRES_TEST_VENV:-/opt/kres-manager/test-venv}"
-PYTHON="${KRES_PYTHON:-python3}"
+if [[ -z "${KRES_PYTHON:-}" && -x /usr/bin/python3 ]]; then
+    PYTHON=/usr/bin/python3
+else
+    PYTHON="${KRES_PYTHON:-python3}"
+fi
+# The user the service runs as when started as root (supervisord runs as it, from the venv).
+SERVICE_USER="${KRES_USER:-knot-resolver}"
 
 APT_PACKAGES=(knot-resolver knot knot-dnsutils dnsperf python3-venv openssl)
 # setuptools/wheel: our package is built without build isolation (no network for that).
@@ -33,11 +40,21 @@ SCHEMATHESIS_SERIES="4.32"
 
 log() { printf '[setup-system] %s\n' "$*"; }
 
-# ensure_venv DIR LABEL: a working virtualenv at DIR, re-created when missing or broken (e.g.
-# its base interpreter vanished).
+# usable_by_service_user DIR: whether the service's user (when it exists) can run DIR's python
+# (a venv made from an interpreter under /root cannot be).
+usable_by_service_user() {
+    if ! getent passwd "$SERVICE_USER" >/dev/null || ! command -v runuser >/dev/null; then
+        return 0
+    fi
+    runuser -u "$SERVICE_USER" -- "$1/bin/python" -c 'pass' >/dev/null 2>&1
+}
+
+# ensure_venv DIR LABEL [shared]: a working virtualenv at DIR, re-created when missing or broken
+# (e.g. its base interpreter vanished) or, with `shared`, when the service's user cannot run it.
 ensure_venv() {
-    local dir="$1" label="$2"
-    if [[ -x "$dir/bin/python" ]] && "$dir/bin/python" -c 'import pip' >/dev/null 2>&1; then
+    local dir="$1" label="$2" shared="${3:-}"
+    if [[ -x "$dir/bin/python" ]] && "$dir/bin/python" -c 'import pip' >/dev/null 2>&1 \
+        && { [[ "$shared" != shared ]] || usable_by_service_user "$dir"; }; then
         log "$label exists: $dir"
     else
         log "creating $label: $dir"
@@ -117,7 +134,7 @@ venv_step() {
     pyver="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
     log "interpreter: $(command -v "$PYTHON") (Python $pyver)"
 
-    ensure_venv "$VENV" "virtualenv"
+    ensure_venv "$VENV" "virtualenv" shared
 
     local pip=("$VENV/bin/python" -m pip --disable-pip-version-check --no-input)
 

@@ -4,7 +4,7 @@
 //! said at start-up), on a unix socket with the mode and group of the config (the audit names the
 //! peer's uid), and the session-ticket secret kept out of answers and the log.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -52,11 +52,10 @@ fn unix(socket: &Path, method: &str, path: &str, body: &str) -> Reply {
     kres_tests::http::unix(socket, method, path, &headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
-/// A token file with mode 0600.
+/// A token file (mode 0640, the service's group).
 fn token_file(dir: &Path, name: &str, token: &str) -> PathBuf {
     let path = dir.join(format!("{name}.token"));
-    std::fs::write(&path, format!("{token}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    kres_tests::service::write_secret(&path, &format!("{token}\n"));
     path
 }
 
@@ -238,8 +237,8 @@ fn the_unix_socket_has_the_mode_and_group_of_the_config_and_the_audit_names_the_
 }
 
 /// The issue asks that nothing in the rundir be writable by every user. supervisord's sd_notify
-/// socket is mode 0666 (workers that dropped to their user send `READY=1` to it), so it lives in
-/// `<rundir>/notify`, a directory of mode 0750 that only root and the workers' group may enter.
+/// socket is mode 0666, so it lives in `<rundir>/notify`, a directory of mode 0700 that only the
+/// service's user may enter.
 #[test]
 fn nothing_in_the_rundir_is_writable_by_every_user() {
     let service = Service::start(Path::new(EXE), &config(""));

@@ -98,23 +98,35 @@ fn an_invalid_config_is_refused_with_positions_and_starts_nothing() {
 }
 
 #[test]
-fn a_tls_key_the_workers_user_cannot_read_is_refused_at_start() {
+fn files_the_services_user_cannot_read_are_refused_at_start() {
     if !nix::unistd::geteuid().is_root() {
-        println!("not root: the workers run as the caller, who can read what it wrote (this test needs root)");
+        println!("not root: the service runs as the caller, who can read what it wrote (this test needs root)");
         return;
     }
     let certs = kres_tests::kresd::TempDir::new("unreadable-key");
     // openssl writes the key 0600 root: knot-resolver cannot read it.
     let (cert, key) = kres_tests::kresd::certificate(&certs.0, "dot.test");
+    let token = certs.0.join("token");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef\n").unwrap();
+    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let tls = format!("  tls:\n    cert-file: {cert}\n    key-file: {key}\n");
-    let yaml = config(1, "").replace("network:\n", &format!("network:\n{tls}"));
+    let management = format!(
+        "management:\n  interface: 127.0.0.1@{}\n  tokens:\n    - name: ops\n      file: {}\n",
+        kres_tests::kresd::free_port(),
+        token.display()
+    );
+    let yaml = config(1, &management).replace("network:\n", &format!("network:\n{tls}"));
     let mut service = Service::spawn(std::path::Path::new(EXE), &yaml);
     let status = exit_status(&mut service);
     assert_eq!(status.code(), Some(1), "{}", service.log());
     let log = service.log();
-    assert!(log.contains(&format!("/network/tls: {key} not readable by knot-resolver")), "{log}");
-    assert!(!log.contains(&format!("{cert} and")), "the certificate (0644) is readable: {log}");
-    assert!(log.contains("chmod 0640") && log.contains("nothing was started"), "{log}");
+    assert!(log.contains(&format!("/network/tls/key-file: {key} is not readable by knot-resolver")), "{log}");
+    assert!(
+        log.contains(&format!("/management/tokens/0/file: {} is not readable by knot-resolver", token.display())),
+        "{log}"
+    );
+    assert!(!log.contains(&format!("{cert} is not")), "the certificate (0644) is readable: {log}");
+    assert!(log.contains("chgrp knot-resolver FILE; chmod 0640") && log.contains("nothing was started"), "{log}");
     service.assert_nothing_left(Duration::from_millis(100));
 }
 
@@ -447,39 +459,66 @@ fn started_as_root_the_processes_run_unprivileged_and_a_privileged_port_works() 
             .map(|key| status.lines().find_map(|l| l.strip_prefix(key)).unwrap().trim().to_owned())
     };
     let processes = service.processes();
-    for role in ["kresd0", "kresd1", "cache-gc"] {
-        assert_eq!(owner(processes[role]), user.uid.as_raw(), "{role} runs as knot-resolver: {processes:?}");
+    // Every process of the tree runs as that user, supervisord included (the start switched to
+    // it before exec), so none can get root back: the bounding set is the one capability and
+    // no_new_privs is set.
+    let tree = [("supervisord", service.pid()), ("manager", processes["manager"])];
+    let tree = tree.into_iter().chain(["kresd0", "kresd1", "cache-gc"].map(|role| (role, processes[role])));
+    for (role, pid) in tree {
+        assert_eq!(owner(pid), user.uid.as_raw(), "{role} runs as knot-resolver: {processes:?}");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert!(status.contains("\nCapBnd:\t0000000000000400\n"), "{role}: {status}");
+        assert!(status.contains("\nNoNewPrivs:\t1\n"), "{role}: {status}");
     }
-    // kresd was started as that user (never as root, so its Lua never ran as root) with exactly
-    // CAP_NET_BIND_SERVICE (bit 10) as an ambient capability; a kresd that started as root and
-    // dropped with user() would have none at all.
-    for role in ["kresd0", "kresd1"] {
-        assert_eq!(capabilities(processes[role]), ["0000000000000400"; 3].map(String::from), "{role}");
+    // What listens keeps exactly CAP_NET_BIND_SERVICE (bit 10) as an ambient capability: kresd
+    // (started as that user, so its Lua never ran as root; one that started as root and dropped
+    // with user() would have none), the manager (its API may be on a privileged port) and
+    // supervisord; the cache GC has none.
+    for (role, pid) in [("supervisord", service.pid()), ("manager", processes["manager"])]
+        .into_iter()
+        .chain(["kresd0", "kresd1"].map(|role| (role, processes[role])))
+    {
+        assert_eq!(capabilities(pid), ["0000000000000400"; 3].map(String::from), "{role}");
     }
     assert_eq!(capabilities(processes["cache-gc"]), ["0000000000000000"; 3].map(String::from));
-    // Only the control sockets and the cache are the workers' user's: what root runs (the rundir
-    // with supervisord.conf, the Lua) is root's, so a compromised worker cannot replace it.
-    use std::os::unix::fs::MetadataExt;
+    // The user owns the service's files; the Lua, the state and the notify socket are its alone.
     let rundir = service.rundir();
-    let ownership = |path: &std::path::Path| {
-        let meta = std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        (meta.uid(), meta.mode() & 0o7777)
-    };
-    assert_eq!(ownership(&rundir), (0, 0o755));
-    assert_eq!(ownership(&rundir.join("supervisord.conf")).0, 0);
-    assert_eq!(ownership(&rundir.join("lua")), (0, 0o750));
-    assert_eq!(ownership(&rundir.join("lua/kresd0.lua")).0, 0);
-    assert_eq!(ownership(&rundir.join("control")), (user.uid.as_raw(), 0o750));
-    assert_eq!(ownership(&rundir.join("cache")).0, user.uid.as_raw());
-    // supervisord switches users; the manager writes supervisord's config, so it stays root too.
-    assert_eq!(owner(service.pid()), 0);
-    assert_eq!(owner(processes["manager"]), 0);
+    let expected = [("", 0o755), ("lua", 0o700), ("control", 0o750), ("state", 0o700), ("notify", 0o700)];
+    assert_owned(&rundir, user.uid.as_raw(), &expected);
+    // A rundir an earlier version left to root (its Lua, state, config and lock) is taken over at
+    // the next start, without following a link planted in it.
+    use std::os::unix::fs::MetadataExt;
+    let mut service = service;
+    service.stop();
+    for entry in ["", "lua", "lua/kresd0.lua", "state", "state/config.json", "supervisord.conf", "kres-manager.lock"] {
+        std::os::unix::fs::lchown(rundir.join(entry), Some(0), Some(0)).unwrap();
+    }
+    let outside = service.rundir().with_file_name("outside");
+    std::fs::write(&outside, "root's").unwrap();
+    std::os::unix::fs::symlink(&outside, rundir.join("control/planted")).unwrap();
+    service.restart();
+    assert_owned(&rundir, user.uid.as_raw(), &expected);
+    for entry in ["lua/kresd0.lua", "state/config.json", "supervisord.conf", "kres-manager.lock"] {
+        assert_eq!(std::fs::symlink_metadata(rundir.join(entry)).unwrap().uid(), user.uid.as_raw(), "{entry}");
+    }
+    assert_eq!(std::fs::metadata(&outside).unwrap().uid(), 0, "the planted link's target stays root's");
     // A hot and a rolling change still work as that user (control sockets, Lua files, the cache).
     service.write_config(&rolling(&config(2, "")).replace("{port}", &port.to_string()));
     reload(&service, 1);
-    assert!(service.log().contains("reload: generation 2 applied"), "{}", service.log());
+    // Generation 2 was the restart's.
+    assert!(service.log().contains("reload: generation 3 applied"), "{}", service.log());
     for role in ["kresd0", "kresd1"] {
         assert_eq!(owner(service.processes()[role]), user.uid.as_raw(), "{role} after the rolling restart");
     }
     assert_eq!(kres_tests::kresd::query(port, "a.example", "A").map(|a| a.data()), Some(vec!["192.0.2.1".into()]));
+}
+
+/// Asserts that `uid` owns `dir`'s `entries` (`""`: `dir` itself) and their modes.
+fn assert_owned(dir: &std::path::Path, uid: u32, entries: &[(&str, u32)]) {
+    use std::os::unix::fs::MetadataExt;
+    for (entry, mode) in entries {
+        let path = dir.join(entry);
+        let meta = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!((meta.uid(), meta.mode() & 0o7777), (uid, *mode), "{}", path.display());
+    }
 }

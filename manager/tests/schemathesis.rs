@@ -18,7 +18,6 @@
 //! the service's log are kept in `target/tmp/schemathesis/` for a look after a failure.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -74,11 +73,10 @@ fn setting(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-/// A token file with mode 0600.
+/// A token file (mode 0640, the service's group).
 fn token_file(dir: &Path) -> PathBuf {
     let path = dir.join("schemathesis.token");
-    std::fs::write(&path, format!("{TOKEN}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    kres_tests::service::write_secret(&path, &format!("{TOKEN}\n"));
     path
 }
 

@@ -59,6 +59,18 @@ pub fn rolling(yaml: &str) -> String {
     )
 }
 
+/// Writes a secret the service reads (a token file): mode 0640, in the group of the user the
+/// service runs as when the tests run as root (`knot-resolver`), as an operator would set it up.
+pub fn write_secret(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write the secret");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640)).expect("chmod the secret");
+    if nix::unistd::geteuid().is_root() {
+        let group = nix::unistd::Group::from_name("knot-resolver").ok().flatten().expect("the knot-resolver group");
+        std::os::unix::fs::chown(path, None, Some(group.gid.as_raw())).expect("chgrp the secret");
+    }
+}
+
 /// `{port}` and `{rundir}` in a config are replaced by the test's.
 fn fill(yaml: &str, port: u16, rundir: &Path) -> String {
     yaml.replace("{port}", &port.to_string()).replace("{rundir}", &rundir.display().to_string())

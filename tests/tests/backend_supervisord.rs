@@ -43,7 +43,6 @@ fn setup(dir: &Path, port: u16) -> Setup {
         stop_timeout: Duration::from_secs(3),
         output: Output::File(dir.join("supervisord.log")),
         manager: None,
-        run_as: None,
     }
 }
 

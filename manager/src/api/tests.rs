@@ -145,7 +145,7 @@ async fn fixture_guarded(refuse_canary: bool, guard: impl FnOnce(&Path) -> Guard
     let file = dir.join("config.yaml");
     std::fs::write(&file, CONFIG.replace("{dir}", &dir.display().to_string())).expect("config file");
     let layout = Layout::new(&dir.join("run"), None);
-    layout.create(&dir.join("cache")).expect("layout");
+    layout.create().expect("layout");
     let kresd = crate::kresd::kresd_path();
     let validate = crate::daemon::validator(&kresd);
     let text = std::fs::read_to_string(&file).unwrap();

@@ -203,7 +203,6 @@ mod tests {
             stop_timeout: Duration::from_secs(5),
             output: Output::Discard,
             manager: None,
-            run_as: None,
         }
     }
 

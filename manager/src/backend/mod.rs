@@ -147,19 +147,6 @@ pub struct Setup {
     /// The manager itself as a supervised program (restarted when it crashes, while the workers
     /// keep running); `None` when the manager owns the supervisor as its child (tests, benchmarks).
     pub manager: Option<ManagerProgram>,
-    /// The unprivileged user the workers, the canary and the cache GC run as: the supervisor
-    /// switches to it before exec, and gives kresd CAP_NET_BIND_SERVICE (alone, as an ambient
-    /// capability) so that it binds port 53 without ever running as root. The manager stays with
-    /// the supervisor's user: it writes the supervisor's config. `None`: everything runs as the
-    /// supervisor's user.
-    pub run_as: Option<RunAs>,
-}
-
-/// An unprivileged user and group, by name.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct RunAs {
-    pub user: String,
-    pub group: String,
 }
 
 impl Setup {

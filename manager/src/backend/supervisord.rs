@@ -147,7 +147,6 @@ async fn list_processes(client: &Client) -> Result<Vec<ProcessInfo>, BackendErro
 
 /// Renders supervisord.conf for `setup`.
 pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::Error> {
-    let user = setup.run_as.as_ref().map(|r| r.user.as_str());
     let mut env = Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_trim_blocks(true);
@@ -164,10 +163,10 @@ pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::
         ])
     };
     for (n, config) in setup.worker_configs.iter().enumerate() {
-        programs.push(program(Program::Worker(n as u32), kresd(config)?, 100, true, user));
+        programs.push(program(Program::Worker(n as u32), kresd(config)?, 100, true));
     }
     if let Some(config) = &setup.canary_config {
-        programs.push(program(Program::Canary, kresd(config)?, 150, false, user));
+        programs.push(program(Program::Canary, kresd(config)?, 150, false));
     }
     if let Some(gc) = &setup.cache_gc {
         let interval = gc.interval.as_millis().to_string();
@@ -179,7 +178,7 @@ pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::
             interval.as_ref(),
         ];
         args.extend(gc.args.iter().map(std::ffi::OsStr::new));
-        programs.push(program(Program::CacheGc, command(&args)?, 200, true, user));
+        programs.push(program(Program::CacheGc, command(&args)?, 200, true));
     }
     let mut notify = vec!["kresd*".to_owned()];
     if setup.canary_config.is_some() {
@@ -204,8 +203,9 @@ pub fn render_config(setup: &Setup, paths: &Paths) -> Result<String, minijinja::
         ready_timeout => setup.ready_timeout.as_secs_f64(),
         stop_timeout => setup.stop_timeout.as_secs_f64().ceil().max(1.0) as u64,
         log_target => if setup.output == Output::Discard { "none" } else { "stdout" },
-        // kresd started as the unprivileged user keeps the one capability port 53 needs.
-        net_bind_programs => if user.is_some() { "kresd* canary" } else { "" },
+        // The programs that keep the one capability port 53 (or a privileged API port) needs
+        // when supervisord has it; the others (the cache GC) start without any capability.
+        net_bind_programs => "kresd* canary manager",
         programs => programs,
         manager => manager,
     })
@@ -216,14 +216,12 @@ fn program(
     command: String,
     priority: u32,
     autorestart: bool,
-    user: Option<&str>,
 ) -> BTreeMap<&'static str, minijinja::Value> {
     BTreeMap::from([
         ("name", program.name().into()),
         ("command", command.into()),
         ("priority", priority.into()),
         ("autorestart", if autorestart { "true" } else { "false" }.into()),
-        ("user", user.map_or(minijinja::Value::from(()), minijinja::Value::from)),
     ])
 }
 
@@ -591,7 +589,6 @@ mod tests {
             stop_timeout: Duration::from_secs(5),
             output: Output::Inherit,
             manager: None,
-            run_as: None,
         }
     }
 

@@ -37,9 +37,11 @@ struct Args {
     /// Where the accepted config is kept across manager restarts [default: <rundir>/state].
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
-    /// The unprivileged user the workers and the cache GC run as when the service is started as
-    /// root (kresd starts as that user, keeping only the capability to bind ports below 1024,
-    /// such as 53); `root` keeps everything running as root [default: knot-resolver when root].
+    /// The unprivileged user the service runs as when started as root: after preparing its
+    /// directories, kres-manager switches to that user for good, keeping only the capability to
+    /// bind ports below 1024 (such as 53), and supervisord, the manager, the workers and the
+    /// cache GC all run as it; `root` keeps everything running as root [default: knot-resolver
+    /// when root].
     #[arg(long, value_name = "NAME", env = "KRES_USER")]
     user: Option<String>,
     /// Run as supervisord's program (set by the service start, not by hand).
@@ -64,7 +66,6 @@ fn main() -> ExitCode {
             rundir: args.rundir.expect("required by clap"),
             state_dir: args.state_dir,
             binaries,
-            user: args.user.unwrap_or_else(|| "root".to_owned()),
         };
         let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
             Ok(runtime) => runtime,

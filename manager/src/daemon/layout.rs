@@ -12,7 +12,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::backend::{CacheGc, ManagerProgram, Output, Program, RunAs, Setup};
+use super::privileges::User;
+use crate::backend::{CacheGc, ManagerProgram, Output, Program, Setup};
 use crate::config::Config;
 
 /// The executables the service runs.
@@ -46,26 +47,18 @@ impl Default for Timeouts {
     }
 }
 
-/// The service's directories, and the unprivileged user that owns them.
+/// The service's directories.
 #[derive(Clone, Debug)]
 pub struct Layout {
     pub rundir: PathBuf,
     pub state_dir: PathBuf,
-    /// The user the workers (after binding) and the cache GC run as; `None` when everything
-    /// runs as whoever started the service.
-    pub run_as: Option<RunAs>,
 }
 
 impl Layout {
     /// `state_dir` defaults to `<rundir>/state`.
     pub fn new(rundir: &Path, state_dir: Option<&Path>) -> Layout {
         let state_dir = state_dir.map_or_else(|| rundir.join("state"), Path::to_owned);
-        Layout { rundir: rundir.to_owned(), state_dir, run_as: None }
-    }
-
-    /// The same layout, run by `run_as`.
-    pub fn run_by(self, run_as: Option<RunAs>) -> Layout {
-        Layout { run_as, ..self }
+        Layout { rundir: rundir.to_owned(), state_dir }
     }
 
     pub fn lock_file(&self) -> PathBuf {
@@ -99,47 +92,53 @@ impl Layout {
         self.state_dir.join("config.json")
     }
 
-    /// Creates the directories (the state not readable by others: it holds the config, which may
-    /// hold secrets) and gives them their owners when the workers run as an unprivileged user.
-    ///
-    /// That user owns only what the workers and the GC write: the control sockets' directory and
-    /// `cache_dir` (created when missing). Everything else stays root's, the rundir itself
-    /// included: supervisord.conf and the Lua are what root's supervisord and the workers run,
-    /// so a compromised worker must not be able to replace them (a rundir left owned by the user
-    /// by an earlier version is taken back). The Lua and the notify socket are for the group.
-    pub fn create(&self, cache_dir: &Path) -> std::io::Result<()> {
+    /// Creates the directories, as the user the service runs as: the state (it holds the config,
+    /// which may hold secrets), the Lua and the control sockets are for that user alone.
+    pub fn create(&self) -> std::io::Result<()> {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         let dirs = [
             (&self.rundir, 0o755),
-            (&self.lua_dir(), 0o750),
+            (&self.lua_dir(), 0o700),
             (&self.control_dir(), 0o750),
             (&self.state_dir, 0o700),
-            // supervisord's sd_notify socket (mode 0666, so that workers running as their user
-            // can send READY=1) lives in a directory only root and the workers' group may enter.
-            (&self.notify_dir(), 0o750),
+            // supervisord's sd_notify socket (mode 0666: supervisord-ext makes it so) lives in a
+            // directory only the service's user may enter.
+            (&self.notify_dir(), 0o700),
         ];
         for (dir, mode) in dirs {
             std::fs::DirBuilder::new().recursive(true).mode(mode).create(dir)?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))?;
         }
-        let Some(run_as) = &self.run_as else { return Ok(()) };
-        std::fs::DirBuilder::new().recursive(true).mode(0o750).create(cache_dir)?;
-        let (uid, gid) = ids(run_as)?;
-        // Only our own entries: the rundir may hold other things (never recurse into it).
+        Ok(())
+    }
+
+    /// Root's part of a start that runs the service as `user`: creates the rundir, the state
+    /// directory and `cache_dir` when missing and gives them, with what the service keeps in
+    /// them, to the user (files and directories an earlier run left owned by root included).
+    ///
+    /// The user may write in these directories (and in the rundir's parent, never), so nothing
+    /// here follows a symbolic link or recurses: each directory is opened with `O_NOFOLLOW` and
+    /// its entries are changed relative to that handle. In the rundir, which may be shared with
+    /// other files, only the service's own entries are given away.
+    pub fn hand_over(&self, cache_dir: &Path, user: &User) -> std::io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        for dir in [&self.rundir, &self.state_dir, cache_dir] {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        }
         let paths = crate::backend::supervisord::Paths::new(&self.rundir);
-        for file in [&self.rundir, &self.lock_file(), &paths.config, &paths.socket, &paths.pidfile] {
-            if file.symlink_metadata().is_ok() {
-                std::os::unix::fs::lchown(file, Some(0), Some(0))?;
+        let own: Vec<PathBuf> = [&self.lock_file(), &paths.config, &paths.socket, &paths.pidfile]
+            .into_iter()
+            .filter(|file| file.parent() == Some(self.rundir.as_path()))
+            .filter_map(|file| file.file_name().map(PathBuf::from))
+            .collect();
+        let ids = (user.uid.as_raw(), user.gid.as_raw());
+        chown_dir(&self.rundir, ids, Entries::Only(&own))?;
+        for dir in [self.lua_dir(), self.control_dir(), self.notify_dir(), self.state_dir.clone(), cache_dir.to_owned()]
+        {
+            match chown_dir(&dir, ids, Entries::All) {
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                other => other?,
             }
-        }
-        for dir in [self.lua_dir(), self.state_dir.clone(), self.notify_dir()] {
-            chown_dir(&dir, 0, 0)?;
-        }
-        for dir in [self.lua_dir(), self.notify_dir()] {
-            std::os::unix::fs::lchown(dir, Some(0), Some(gid))?;
-        }
-        for dir in [&self.control_dir(), cache_dir] {
-            chown_dir(dir, uid, gid)?;
         }
         Ok(())
     }
@@ -172,44 +171,23 @@ impl Layout {
             stop_timeout: timeouts.stop,
             output: Output::Inherit,
             manager,
-            run_as: self.run_as.clone(),
         }
     }
 }
 
-/// The numeric ids of `run_as`.
-pub fn ids(run_as: &RunAs) -> std::io::Result<(u32, u32)> {
-    let not_found = |what: &str, name: &str| {
-        std::io::Error::new(std::io::ErrorKind::NotFound, format!("there is no {what} `{name}` on this system"))
-    };
-    let user = nix::unistd::User::from_name(&run_as.user).map_err(std::io::Error::from)?;
-    let group = nix::unistd::Group::from_name(&run_as.group).map_err(std::io::Error::from)?;
-    let user = user.ok_or_else(|| not_found("user", &run_as.user))?;
-    let group = group.ok_or_else(|| not_found("group", &run_as.group))?;
-    Ok((user.uid.as_raw(), group.gid.as_raw()))
+/// Which entries of a directory [`chown_dir`] changes.
+#[derive(Clone, Copy, Debug)]
+enum Entries<'a> {
+    All,
+    /// These names (those missing are skipped).
+    Only(&'a [PathBuf]),
 }
 
-/// Whether `uid`:`gid` may read `path` by its mode bits (owner, group, others; supplementary
-/// groups and ACLs are not considered). `None` when the file cannot be examined.
-pub fn readable_by(path: &Path, uid: u32, gid: u32) -> Option<bool> {
-    use std::os::unix::fs::MetadataExt;
-    let metadata = std::fs::metadata(path).ok()?;
-    let mode = metadata.mode();
-    Some(if metadata.uid() == uid {
-        mode & 0o400 != 0
-    } else if metadata.gid() == gid {
-        mode & 0o040 != 0
-    } else {
-        mode & 0o004 != 0
-    })
-}
-
-/// Gives `dir` and the entries directly in it to `uid`:`gid`, following no symbolic link: the
+/// Gives `dir` and its `entries` (directly in it) to `uid`:`gid`, following no symbolic link: the
 /// directory is opened with `O_NOFOLLOW` and its entries are changed relative to that handle, so
-/// a user who may write in it (the workers' user, in the control and cache directories) cannot
-/// turn root's chown onto other files by swapping an entry for a link. No recursion: these
-/// directories hold files and sockets only.
-fn chown_dir(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+/// a user who may write in it (the service's user) cannot turn root's chown onto other files by
+/// swapping an entry for a link. No recursion: these directories hold files and sockets only.
+fn chown_dir(dir: &Path, (uid, gid): (u32, u32), entries: Entries<'_>) -> std::io::Result<()> {
     use nix::fcntl::{AtFlags, OFlag};
     use nix::unistd::{Gid, Uid};
     use std::os::fd::AsFd;
@@ -222,9 +200,31 @@ fn chown_dir(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
         .filter_map(Result::ok)
         .map(|entry| entry.file_name().to_owned())
         .filter(|name| name.as_bytes() != b"." && name.as_bytes() != b"..")
+        .filter(|name| match entries {
+            Entries::All => true,
+            Entries::Only(names) => names.iter().any(|own| own.as_os_str().as_encoded_bytes() == name.as_bytes()),
+        })
         .collect();
     for name in names {
-        nix::unistd::fchownat(handle.as_fd(), name.as_c_str(), uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        // Through a handle on the entry itself (a link is opened as the link): what is checked is
+        // what is changed. A file with another name elsewhere (a hard link the user made to a
+        // file of root's) is not given away.
+        let entry = nix::fcntl::openat(
+            handle.as_fd(),
+            name.as_c_str(),
+            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        let stat = nix::sys::stat::fstat(&entry)?;
+        if stat.st_mode & nix::libc::S_IFMT != nix::libc::S_IFDIR && stat.st_nlink > 1 {
+            eprintln!(
+                "kres-manager: not giving {} away: it has {} names",
+                dir.join(name.to_string_lossy().as_ref()).display(),
+                stat.st_nlink
+            );
+            continue;
+        }
+        nix::unistd::fchownat(&entry, "", uid, gid, AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW)?;
     }
     Ok(())
 }
@@ -262,10 +262,10 @@ pub fn manager_program(exe: &Path, files: &[PathBuf], layout: &Layout) -> Manage
     }
 }
 
-/// The unprivileged user to run as, from `--user NAME` (`None`: the default, `knot-resolver`
-/// when started as root): `None` when running as root was asked for (`--user root`) or when we
-/// are not root (then there is nobody to drop to). The group is the user's primary group.
-pub fn run_as(user: Option<&str>) -> Result<Option<RunAs>, String> {
+/// The unprivileged user to run the service as, from `--user NAME` (`None`: the default,
+/// `knot-resolver` when started as root): `None` when running as root was asked for (`--user
+/// root`) or when we are not root (then there is nobody to switch to).
+pub fn run_as(user: Option<&str>) -> Result<Option<User>, String> {
     let root = nix::unistd::geteuid().is_root();
     let name = match user {
         Some("root") => return Ok(None),
@@ -279,25 +279,11 @@ pub fn run_as(user: Option<&str>) -> Result<Option<RunAs>, String> {
         Some(name) => name,
         None => DEFAULT_USER,
     };
-    lookup(name).map(Some)
+    User::lookup(name).map(Some)
 }
 
-/// The user `name` and its primary group.
-pub fn lookup(name: &str) -> Result<RunAs, String> {
-    let user = nix::unistd::User::from_name(name).map_err(|e| format!("cannot look up the user {name}: {e}"))?;
-    let Some(user) = user else {
-        return Err(format!(
-            "there is no user `{name}` to run the workers as; install knot-resolver (which creates `{DEFAULT_USER}`), name another one with --user, or run everything as root with --user root"
-        ));
-    };
-    let group =
-        nix::unistd::Group::from_gid(user.gid).map_err(|e| format!("cannot look up the group of {name}: {e}"))?;
-    let group = group.map_or_else(|| user.gid.to_string(), |g| g.name);
-    Ok(RunAs { user: name.to_owned(), group })
-}
-
-/// Who the workers run as when the service is started as root and no `--user` is given (the user
-/// Debian's knot-resolver package creates).
+/// Who the service runs as when started as root and no `--user` is given (the user Debian's
+/// knot-resolver package creates).
 pub const DEFAULT_USER: &str = "knot-resolver";
 
 /// The supervised manager's command line, as the service start passes it on.
@@ -305,8 +291,6 @@ pub fn manager_command(exe: &Path, files: &[PathBuf], layout: &Layout) -> Vec<Os
     let mut command: Vec<OsString> =
         vec![exe.into(), "--supervised".into(), "--rundir".into(), (&layout.rundir).into()];
     command.extend(["--state-dir".into(), (&layout.state_dir).into()]);
-    let user = layout.run_as.as_ref().map_or("root", |r| r.user.as_str());
-    command.extend(["--user".into(), user.into()]);
     for file in files {
         command.push("-c".into());
         command.push(file.into());
@@ -339,33 +323,21 @@ mod tests {
         std::fs::write(dir.join("file"), "").unwrap();
         std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
         std::os::unix::fs::symlink(&outside, top.join("dir-link")).unwrap();
-        chown_dir(&dir, 65534, 65534).unwrap();
+        chown_dir(&dir, (65534, 65534), Entries::All).unwrap();
         let uid = |path: &Path| std::fs::symlink_metadata(path).unwrap().uid();
         assert_eq!([uid(&dir), uid(&dir.join("file")), uid(&dir.join("link"))], [65534; 3]);
         assert_eq!(uid(&outside), 0, "the link's target is not touched");
+        // A hard link to a file outside is not given away.
+        std::fs::hard_link(&outside, dir.join("hard")).unwrap();
+        chown_dir(&dir, (65533, 65533), Entries::All).unwrap();
+        assert_eq!([uid(&dir.join("file")), uid(&outside)], [65533, 0]);
+        // Only the entries named.
+        chown_dir(&dir, (65534, 65534), Entries::Only(&[PathBuf::from("file")])).unwrap();
+        assert_eq!([uid(&dir.join("file")), uid(&dir.join("link"))], [65534, 65533]);
         // A directory that is a link is refused, not followed.
-        assert!(chown_dir(&top.join("dir-link"), 65534, 65534).is_err());
+        assert!(chown_dir(&top.join("dir-link"), (65534, 65534), Entries::All).is_err());
         assert_eq!(uid(&outside), 0);
         std::fs::remove_dir_all(&top).unwrap();
-    }
-
-    #[test]
-    fn readability_follows_the_mode_bits() {
-        use std::os::unix::fs::PermissionsExt;
-        let path = std::env::temp_dir().join(format!("kres-readable-{}", std::process::id()));
-        std::fs::write(&path, "key").unwrap();
-        let (uid, gid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
-        let stranger = (uid.wrapping_add(4242), gid.wrapping_add(4242));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(readable_by(&path, uid, gid), Some(true));
-        assert_eq!(readable_by(&path, stranger.0, stranger.1), Some(false));
-        assert_eq!(readable_by(&path, stranger.0, gid), Some(false));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-        assert_eq!(readable_by(&path, stranger.0, gid), Some(true));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(readable_by(&path, stranger.0, stranger.1), Some(true));
-        std::fs::remove_file(&path).unwrap();
-        assert_eq!(readable_by(&path, uid, gid), None);
     }
 
     #[test]

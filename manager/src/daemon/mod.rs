@@ -8,6 +8,7 @@
 
 pub mod layout;
 pub mod notify;
+pub mod privileges;
 pub mod service;
 pub mod store;
 pub mod supervised;

@@ -18,6 +18,7 @@ use std::time::Duration;
 use schema_core::ResolveOptions;
 
 use super::layout::{self, Binaries, Layout, Timeouts};
+use super::privileges;
 use crate::backend::supervisord::{Paths, render_config};
 use crate::config::load::{self, LoadError};
 
@@ -54,9 +55,10 @@ pub enum StartError {
     },
     #[error("cannot write supervisord.conf: {0}")]
     Render(#[from] minijinja::Error),
-    #[error("cannot run {path}: {source}")]
+    #[error("cannot run {path} as {who}: {source}")]
     Exec {
         path: PathBuf,
+        who: String,
         #[source]
         source: std::io::Error,
     },
@@ -87,10 +89,19 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
     };
     eprint!("{}", loaded.notes());
     let config = &loaded.validated.config;
-    let run_as = layout::run_as(options.user.as_deref()).map_err(StartError::Invalid)?;
-    let layout = Layout::new(config.rundir.as_path(), options.state_dir.as_deref()).run_by(run_as);
-    layout.create(config.cache.storage.as_path()).map_err(io("cannot create", &layout.rundir))?;
-    check_tls_files_readable(&layout, config)?;
+    let user = layout::run_as(options.user.as_deref()).map_err(StartError::Invalid)?;
+    let layout = Layout::new(config.rundir.as_path(), options.state_dir.as_deref());
+    if let Some(user) = &user {
+        layout.hand_over(config.cache.storage.as_path(), user).map_err(io("cannot prepare", &layout.rundir))?;
+        privileges::become_user(user).map_err(StartError::Invalid)?;
+    }
+    // From here on, everything runs as the service's user (when started as root).
+    let (who, group) = match &user {
+        Some(user) => (user.name.clone(), user.group.clone()),
+        None => privileges::current(),
+    };
+    check_access(&who, &group, &files, config)?;
+    layout.create().map_err(io("cannot create", &layout.rundir))?;
     let lock = lock(&layout)?;
     sweep(&layout);
     clear_stale_sockets(&layout);
@@ -98,13 +109,10 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
     let manager = layout::manager_program(&exe, &files, &layout);
     let setup = layout.setup(config, &options.binaries, &Timeouts::default(), Some(manager));
     let paths = Paths::new(&layout.rundir);
-    std::fs::write(&paths.config, render_config(&setup, &paths)?).map_err(io("cannot write", &paths.config))?;
-    let who = layout.run_as.as_ref().map_or_else(
-        || format!("as uid {}", nix::unistd::geteuid()),
-        |r| format!("as {}:{} (kresd with CAP_NET_BIND_SERVICE only)", r.user, r.group),
-    );
+    write_new(&paths.config, &render_config(&setup, &paths)?).map_err(io("cannot write", &paths.config))?;
+    let capability = if user.is_some() { " with CAP_NET_BIND_SERVICE only" } else { "" };
     eprintln!(
-        "kres-manager {}: starting supervisord ({}) for {} worker(s) in {}, running them {who}",
+        "kres-manager {}: starting supervisord ({}) for {} worker(s) in {}, running everything as {who}{capability}",
         crate::VERSION,
         options.supervisord.display(),
         config.workers,
@@ -114,49 +122,103 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
     nix::fcntl::fcntl(lock.as_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())).map_err(|errno| {
         StartError::Io { what: "cannot keep the lock on", path: layout.lock_file(), source: errno.into() }
     })?;
-    let source = std::process::Command::new(&options.supervisord)
-        .arg("-c")
-        .arg(&paths.config)
-        .current_dir(&layout.rundir)
-        .exec();
-    Err(StartError::Exec { path: options.supervisord.clone(), source })
+    let mut command = std::process::Command::new(&options.supervisord);
+    command.arg("-c").arg(&paths.config).current_dir(&layout.rundir);
+    if let Some(user) = &user {
+        command.env("HOME", &user.home).env("USER", &user.name).env("LOGNAME", &user.name);
+    }
+    let source = command.exec();
+    Err(StartError::Exec { path: options.supervisord.clone(), who, source })
 }
 
-/// The workers run as the unprivileged user from their start and load the TLS certificate and key
-/// as that user (at start and at every renewal): refuse to start, saying how to fix it, when that
-/// user cannot read them, rather than let every worker fail on it.
-fn check_tls_files_readable(layout: &Layout, config: &crate::config::Config) -> Result<(), StartError> {
-    let Some(run_as) = &layout.run_as else { return Ok(()) };
-    let Ok((uid, gid)) = layout::ids(run_as) else { return Ok(()) };
+/// What the service's user must be able to do, checked before anything starts (as that user),
+/// so that a start that cannot work says why instead of a worker or the manager failing later:
+/// read the config files (the manager re-reads them on reload), the TLS certificate and key
+/// (every worker loads them) and the API's token files; create the API's unix socket and give
+/// it its group.
+fn check_access(who: &str, group: &str, files: &[PathBuf], config: &crate::config::Config) -> Result<(), StartError> {
+    let unreadable = |path: &Path| matches!(std::fs::File::open(path), Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied);
+    let mut problems = Vec::new();
+    for file in files.iter().filter(|file| unreadable(file)) {
+        problems.push(format!("{}: the config file is not readable by {who}", file.display()));
+    }
     let tls = &config.network.tls;
-    let unreadable: Vec<String> = [&tls.cert_file, &tls.key_file]
-        .into_iter()
-        .flatten()
-        .filter(|file| layout::readable_by(file.as_path(), uid, gid) == Some(false))
-        .map(|file| file.as_path().display().to_string())
-        .collect();
-    if unreadable.is_empty() {
+    for (pointer, file) in [("/network/tls/cert-file", &tls.cert_file), ("/network/tls/key-file", &tls.key_file)] {
+        if let Some(file) = file.as_ref().filter(|file| unreadable(file.as_path())) {
+            problems.push(format!("{pointer}: {} is not readable by {who}", file.as_path().display()));
+        }
+    }
+    let management = &config.management;
+    for (n, token) in management.tokens.iter().enumerate() {
+        if unreadable(token.file.as_path()) {
+            problems.push(format!(
+                "/management/tokens/{n}/file: {} is not readable by {who}",
+                token.file.as_path().display()
+            ));
+        }
+    }
+    if let Some(socket) = &management.unix_socket {
+        let dir = Path::new(socket).parent().unwrap_or(Path::new("/"));
+        let flags = nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK;
+        if dir.is_dir() && nix::unistd::access(dir, flags).is_err() {
+            problems.push(format!(
+                "/management/unix-socket: {who} cannot create {socket}: the directory {} is not writable by {who}",
+                dir.display()
+            ));
+        }
+        if let Some(socket_group) = &management.unix_socket_group {
+            let gid = match socket_group.parse::<u32>() {
+                Ok(gid) => Some(nix::unistd::Gid::from_raw(gid)),
+                Err(_) => nix::unistd::Group::from_name(socket_group).ok().flatten().map(|group| group.gid),
+            };
+            if gid.is_some_and(|gid| !privileges::in_group(gid)) {
+                problems.push(format!(
+                    "/management/unix-socket-group: {who} is not a member of the group {socket_group}, so it cannot give the socket to it"
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
         return Ok(());
     }
     Err(StartError::Invalid(format!(
-        "/network/tls: {} not readable by {}, the user the workers run as; give that group read access \
-         (chgrp {} FILE; chmod 0640 FILE) or choose another user with --user; nothing was started",
-        unreadable.join(" and "),
-        run_as.user,
-        run_as.group
+        "{}\nthe service runs as {who}: give it access (e.g. chgrp {group} FILE; chmod 0640 FILE), or choose \
+         another user with --user; nothing was started",
+        problems.join("\n")
     )))
 }
 
-/// Takes the rundir's lock (one service per rundir) and records our pid in it.
+/// Replaces `path` with a new file holding `text`, through a file of its own (created, never
+/// opened if it exists: the rundir may belong to the service's user, and this may run as root
+/// with `--user root`) renamed over it.
+fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
+    let temporary = path.with_extension("new");
+    match std::fs::remove_file(&temporary) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
+    std::fs::OpenOptions::new().write(true).create_new(true).open(&temporary)?.write_all(text.as_bytes())?;
+    std::fs::rename(&temporary, path)
+}
+
+/// Takes the rundir's lock (one service per rundir) and records our pid in it. The file is not
+/// followed if it is a link, and not written if it has other names.
 fn lock(layout: &Layout) -> Result<std::fs::File, StartError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let path = layout.lock_file();
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&path)
         .map_err(io("cannot open", &path))?;
+    let metadata = file.metadata().map_err(io("cannot examine", &path))?;
+    if !metadata.is_file() || metadata.nlink() != 1 {
+        let source = std::io::Error::other("not a regular file with one name; remove it");
+        return Err(StartError::Io { what: "refusing to use", path, source });
+    }
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {

@@ -26,18 +26,11 @@ pub struct SupervisedOptions {
     pub rundir: PathBuf,
     pub state_dir: Option<PathBuf>,
     pub binaries: Binaries,
-    /// The user the workers run as (`root`: no other), as the service start decided.
-    pub user: String,
 }
 
 /// Runs until SIGTERM/SIGINT (supervisord stopping the service) or a fatal error.
 pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
-    // The service start decided (and we may already run as that user): just look it up.
-    let run_as = match options.user.as_str() {
-        "root" => None,
-        name => Some(super::layout::lookup(name).map_err(|e| anyhow::anyhow!(e))?),
-    };
-    let layout = Layout::new(&options.rundir, options.state_dir.as_deref()).run_by(run_as);
+    let layout = Layout::new(&options.rundir, options.state_dir.as_deref());
     let system = load::system(&options.binaries.kresd);
     let timeouts = Timeouts::default();
     let exe = std::env::current_exe()?;

@@ -782,7 +782,7 @@ mod tests {
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("kres-apply-{}-{n}", std::process::id()));
         let layout = Layout::new(&dir, None);
-        layout.create(&dir.join("cache")).expect("dirs");
+        layout.create().expect("dirs");
         let binaries = Binaries { kresd: "/usr/sbin/kresd".into(), cache_gc: "/usr/sbin/kres-cache-gc".into() };
         let timeouts =
             Timeouts { control: Duration::from_millis(50), drain: Duration::from_millis(50), ..Timeouts::default() };
