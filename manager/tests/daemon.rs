@@ -133,7 +133,11 @@ fn files_the_services_user_cannot_read_are_refused_at_start() {
 #[test]
 fn one_service_per_rundir() {
     let service = start(1);
-    let second = std::process::Command::new(EXE).arg("-c").arg(service.config_path()).output().expect("runs");
+    let second = std::process::Command::new(kres_tests::service::reachable_by_others(std::path::Path::new(EXE)))
+        .arg("-c")
+        .arg(service.config_path())
+        .output()
+        .expect("runs");
     assert_eq!(second.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(stderr.contains("another kres-manager service runs with the rundir"), "{stderr}");

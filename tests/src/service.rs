@@ -59,6 +59,35 @@ pub fn rolling(yaml: &str) -> String {
     )
 }
 
+/// `exe`, or a copy of it that every user may run when they cannot reach it (a checkout under
+/// `/root`): started as root, the service runs as `knot-resolver`, and supervisord runs the
+/// same executable again as the manager. One copy per build, shared by the test processes.
+pub fn reachable_by_others(exe: &Path) -> PathBuf {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let others_may = |path: &Path, bit: u32| std::fs::metadata(path).is_ok_and(|m| m.mode() & bit != 0);
+    let reachable = others_may(exe, 0o005) && exe.ancestors().skip(1).all(|dir| others_may(dir, 0o001));
+    if reachable || !nix::unistd::geteuid().is_root() {
+        return exe.to_owned();
+    }
+    let metadata = std::fs::metadata(exe).expect("the executable");
+    let dir = std::env::temp_dir().join(format!(
+        "kres-tests-exe-{}-{}.{}",
+        metadata.len(),
+        metadata.mtime(),
+        metadata.mtime_nsec()
+    ));
+    let copy = dir.join(exe.file_name().expect("a file name"));
+    if !copy.exists() {
+        std::fs::create_dir_all(&dir).expect("create the copy's directory");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy's directory");
+        let temporary = dir.join(format!(".copy-{}", std::process::id()));
+        std::fs::copy(exe, &temporary).expect("copy the executable");
+        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy");
+        std::fs::rename(&temporary, &copy).expect("rename the copy");
+    }
+    copy
+}
+
 /// Writes a secret the service reads (a token file): mode 0640, in the group of the user the
 /// service runs as when the tests run as root (`knot-resolver`), as an operator would set it up.
 pub fn write_secret(path: &Path, text: &str) {
@@ -103,7 +132,7 @@ impl Service {
     pub fn spawn(exe: &Path, yaml: &str) -> Service {
         let dir = TempDir::new("service");
         let port = free_port();
-        let service = Service { dir, port, exe: exe.to_owned(), child: None };
+        let service = Service { dir, port, exe: reachable_by_others(exe), child: None };
         service.write_config(yaml);
         let mut service = service;
         service.child = Some(service.launch());
@@ -357,4 +386,31 @@ pub fn dns_query(name: &str) -> Vec<u8> {
     }
     query.extend_from_slice(&[0, 0, 1, 0, 1]);
     query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_executable_others_cannot_reach_is_copied_where_they_can() {
+        use std::os::unix::fs::PermissionsExt;
+        if !nix::unistd::geteuid().is_root() {
+            println!("not root: the service runs as the caller (this test needs root)");
+            return;
+        }
+        let dir = TempDir::new("reachable");
+        std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let exe = dir.0.join("tool");
+        std::fs::write(&exe, format!("#!/bin/sh\n# {}\n", std::process::id())).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(reachable_by_others(&exe), exe, "reachable: used where it is");
+        std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let copy = reachable_by_others(&exe);
+        assert_ne!(copy, exe);
+        assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&exe).unwrap());
+        assert_eq!(reachable_by_others(&copy), copy, "the copy is reachable");
+        assert_eq!(reachable_by_others(&exe), copy, "one copy per build");
+        std::fs::remove_dir_all(copy.parent().unwrap()).unwrap();
+    }
 }

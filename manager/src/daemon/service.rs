@@ -100,12 +100,13 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
         Some(user) => (user.name.clone(), user.group.clone()),
         None => privileges::current(),
     };
-    check_access(&who, &group, &files, config)?;
+    let exe = std::env::current_exe().map_err(io("cannot find", Path::new("the kres-manager executable")))?;
+    let executables = [&exe, &options.supervisord, &options.binaries.kresd, &options.binaries.cache_gc];
+    check_access(&who, &group, &files, &executables, config)?;
     layout.create().map_err(io("cannot create", &layout.rundir))?;
     let lock = lock(&layout)?;
     sweep(&layout);
     clear_stale_sockets(&layout);
-    let exe = std::env::current_exe().map_err(io("cannot find", Path::new("the kres-manager executable")))?;
     let manager = layout::manager_program(&exe, &files, &layout);
     let setup = layout.setup(config, &options.binaries, &Timeouts::default(), Some(manager));
     let paths = Paths::new(&layout.rundir);
@@ -133,12 +134,26 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
 
 /// What the service's user must be able to do, checked before anything starts (as that user),
 /// so that a start that cannot work says why instead of a worker or the manager failing later:
-/// read the config files (the manager re-reads them on reload), the TLS certificate and key
-/// (every worker loads them) and the API's token files; create the API's unix socket and give
-/// it its group.
-fn check_access(who: &str, group: &str, files: &[PathBuf], config: &crate::config::Config) -> Result<(), StartError> {
+/// run the executables (supervisord runs this one again as the manager), read the config files
+/// (the manager re-reads them on reload), the TLS certificate and key (every worker loads them)
+/// and the API's token files; create the API's unix socket and give it its group.
+fn check_access(
+    who: &str,
+    group: &str,
+    files: &[PathBuf],
+    executables: &[&PathBuf],
+    config: &crate::config::Config,
+) -> Result<(), StartError> {
     let unreadable = |path: &Path| matches!(std::fs::File::open(path), Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied);
     let mut problems = Vec::new();
+    for executable in executables {
+        if nix::unistd::access(executable.as_path(), nix::unistd::AccessFlags::X_OK) == Err(nix::errno::Errno::EACCES) {
+            problems.push(format!(
+                "{}: not executable by {who} (install it where {who} may run it, e.g. /usr/local/bin)",
+                executable.display()
+            ));
+        }
+    }
     for file in files.iter().filter(|file| unreadable(file)) {
         problems.push(format!("{}: the config file is not readable by {who}", file.display()));
     }
