@@ -6,12 +6,13 @@ import os
 import pwd
 import re
 import shlex
+import shutil
 import socket
 import tempfile
 
 import pytest
 
-from conftest import KRESD, dns_refused, fault_of, helper_cmd, kresd_rundir
+from conftest import HELPER, KRESD, dns_refused, fault_of, helper_cmd, kresd_rundir
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
 
@@ -150,14 +151,20 @@ def as_resolver_with_net_bind():
             "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service", "--"]
 
 
-def probe(name, port):
+def probe(name, port, user_dir):
     """A program that tries to bind UDP 127.0.0.1:`port`, says how it went, and stays.
 
-    The system's python: the venv's may be a link into a directory only root can search.
+    The system's python and a copy of the helper in `user_dir`: the venv's python may be a link
+    into a directory only root can search, and so may the checkout (under /root).
     """
+    helper = os.path.join(user_dir, "helper.py")
+    if not os.path.exists(helper):
+        shutil.copy(HELPER, helper)
+        os.chmod(helper, 0o644)
+    command = " ".join(shlex.quote(str(x)) for x in ("/usr/bin/python3", "-u", helper, "--bind", port))
     return f"""
         [program:{name}]
-        command = {helper_cmd("--bind", port, python="/usr/bin/python3")}
+        command = {command}
         startsecs = 0
         startretries = 0
         autorestart = false
@@ -170,7 +177,7 @@ def test_unprivileged_supervisord_passes_the_capability_only_to_listed_programs(
         user_dir, supervisord):
     kresd_port = privileged_port()
     gc_port = privileged_port(skip={kresd_port})
-    s = supervisord(probe("kresd1", kresd_port) + probe("cache-gc", gc_port),
+    s = supervisord(probe("kresd1", kresd_port, user_dir) + probe("cache-gc", gc_port, user_dir),
                     workdir=user_dir, wrapper=as_resolver_with_net_bind(),
                     net_bind_programs="kresd* canary manager")
     resolver = pwd.getpwnam("knot-resolver").pw_uid
@@ -197,7 +204,7 @@ def test_unprivileged_supervisord_without_the_setting_passes_no_capability(
         user_dir, supervisord):
     # net_bind_programs empty: no program keeps what supervisord has
     port = privileged_port()
-    s = supervisord(probe("web", port), workdir=user_dir,
+    s = supervisord(probe("web", port, user_dir), workdir=user_dir,
                     wrapper=as_resolver_with_net_bind())
     pid = s.wait_state("web", "RUNNING")["pid"]
     s.wait_output(r"^web\[%d\]: bind failed: Permission denied$" % pid)
