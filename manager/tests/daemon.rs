@@ -131,6 +131,32 @@ fn files_the_services_user_cannot_read_are_refused_at_start() {
 }
 
 #[test]
+fn an_api_socket_the_services_user_cannot_create_or_give_its_group_is_refused_at_start() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("not root: the service runs as the caller (this test needs root)");
+        return;
+    }
+    let dir = kres_tests::kresd::TempDir::new("root-only");
+    let socket = dir.0.join("api.sock");
+    let management = format!(
+        "management:\n  unix-socket: {}\n  unix-socket-mode: \"0660\"\n  unix-socket-group: root\n",
+        socket.display()
+    );
+    let mut service = Service::spawn(std::path::Path::new(EXE), &config(1, &management));
+    let status = exit_status(&mut service);
+    assert_eq!(status.code(), Some(1), "{}", service.log());
+    let log = service.log();
+    let expected = format!(
+        "/management/unix-socket: knot-resolver cannot create {}: the directory {}",
+        socket.display(),
+        dir.0.display()
+    );
+    assert!(log.contains(&expected), "{log}");
+    assert!(log.contains("/management/unix-socket-group: knot-resolver is not a member of the group root"), "{log}");
+    service.assert_nothing_left(Duration::from_millis(100));
+}
+
+#[test]
 fn one_service_per_rundir() {
     let service = start(1);
     let second = std::process::Command::new(kres_tests::service::reachable_by_others(std::path::Path::new(EXE)))

@@ -173,9 +173,10 @@ fn check_access(
         }
     }
     if let Some(socket) = &management.unix_socket {
-        let dir = Path::new(socket).parent().unwrap_or(Path::new("/"));
+        // The directory where the socket, or the first directory missing on its way, is created.
+        let dir = Path::new(socket).ancestors().skip(1).find(|dir| dir.exists()).unwrap_or(Path::new("/"));
         let flags = nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK;
-        if dir.is_dir() && nix::unistd::access(dir, flags).is_err() {
+        if nix::unistd::access(dir, flags).is_err() {
             problems.push(format!(
                 "/management/unix-socket: {who} cannot create {socket}: the directory {} is not writable by {who}",
                 dir.display()
