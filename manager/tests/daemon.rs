@@ -541,6 +541,16 @@ fn started_as_root_the_processes_run_unprivileged_and_a_privileged_port_works() 
         assert_eq!(owner(service.processes()[role]), user.uid.as_raw(), "{role} after the rolling restart");
     }
     assert_eq!(kres_tests::kresd::query(port, "a.example", "A").map(|a| a.data()), Some(vec!["192.0.2.1".into()]));
+    // `--user root` takes everything back, again without following a link.
+    service.stop();
+    std::os::unix::fs::symlink(&outside, rundir.join("lua/planted")).unwrap();
+    std::os::unix::fs::lchown(&outside, Some(user.uid.as_raw()), None).unwrap();
+    service.set_args(&["--user", "root"]);
+    service.restart();
+    assert_owned(&rundir, 0, &expected);
+    assert_eq!(std::fs::metadata(&outside).unwrap().uid(), user.uid.as_raw(), "the planted link's target is untouched");
+    assert_eq!(owner(service.processes()["kresd0"]), 0);
+    assert_eq!(kres_tests::kresd::query(port, "a.example", "A").map(|a| a.data()), Some(vec!["192.0.2.1".into()]));
 }
 
 /// Asserts that `uid` owns `dir`'s `entries` (`""`: `dir` itself) and their modes.

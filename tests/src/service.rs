@@ -21,6 +21,8 @@ pub struct Service {
     pub dir: TempDir,
     pub port: u16,
     exe: PathBuf,
+    /// More arguments for kres-manager (after `-c FILE`).
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -132,7 +134,7 @@ impl Service {
     pub fn spawn(exe: &Path, yaml: &str) -> Service {
         let dir = TempDir::new("service");
         let port = free_port();
-        let service = Service { dir, port, exe: reachable_by_others(exe), child: None };
+        let service = Service { dir, port, exe: reachable_by_others(exe), args: Vec::new(), child: None };
         service.write_config(yaml);
         let mut service = service;
         service.child = Some(service.launch());
@@ -144,11 +146,17 @@ impl Service {
         Command::new(&self.exe)
             .arg("-c")
             .arg(self.config_path())
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().expect("log file")))
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start kres-manager")
+    }
+
+    /// The next [`Service::restart`] passes `args` to kres-manager too.
+    pub fn set_args(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|arg| (*arg).to_owned()).collect();
     }
 
     /// Starts the service again (same dir, port and config) after it stopped or was killed;

@@ -94,8 +94,10 @@ impl Layout {
 
     /// Creates the directories, as the user the service runs as: the state (it holds the config,
     /// which may hold secrets), the Lua and the control sockets are for that user alone.
+    /// A directory that is a link is refused, not followed.
     pub fn create(&self) -> std::io::Result<()> {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use nix::fcntl::OFlag;
+        use std::os::unix::fs::DirBuilderExt;
         let dirs = [
             (&self.rundir, 0o755),
             (&self.lua_dir(), 0o700),
@@ -107,20 +109,22 @@ impl Layout {
         ];
         for (dir, mode) in dirs {
             std::fs::DirBuilder::new().recursive(true).mode(mode).create(dir)?;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))?;
+            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            let handle = nix::fcntl::open(dir.as_path(), flags, nix::sys::stat::Mode::empty())?;
+            nix::sys::stat::fchmod(&handle, nix::sys::stat::Mode::from_bits_truncate(mode))?;
         }
         Ok(())
     }
 
-    /// Root's part of a start that runs the service as `user`: creates the rundir, the state
-    /// directory and `cache_dir` when missing and gives them, with what the service keeps in
-    /// them, to the user (files and directories an earlier run left owned by root included).
+    /// Root's part of the start: creates the rundir, the state directory and `cache_dir` when
+    /// missing and gives them, with what the service keeps in them, to `owner` (the service's
+    /// user; root with `--user root`, which takes back what an earlier run left to a user).
     ///
     /// The user may write in these directories (and in the rundir's parent, never), so nothing
     /// here follows a symbolic link or recurses: each directory is opened with `O_NOFOLLOW` and
     /// its entries are changed relative to that handle. In the rundir, which may be shared with
     /// other files, only the service's own entries are given away.
-    pub fn hand_over(&self, cache_dir: &Path, user: &User) -> std::io::Result<()> {
+    pub fn hand_over(&self, cache_dir: &Path, owner: Option<&User>) -> std::io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         for dir in [&self.rundir, &self.state_dir, cache_dir] {
             std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
@@ -131,7 +135,7 @@ impl Layout {
             .filter(|file| file.parent() == Some(self.rundir.as_path()))
             .filter_map(|file| file.file_name().map(PathBuf::from))
             .collect();
-        let ids = (user.uid.as_raw(), user.gid.as_raw());
+        let ids = owner.map_or((0, 0), |user| (user.uid.as_raw(), user.gid.as_raw()));
         chown_dir(&self.rundir, ids, Entries::Only(&own))?;
         for dir in [self.lua_dir(), self.control_dir(), self.notify_dir(), self.state_dir.clone(), cache_dir.to_owned()]
         {

@@ -91,8 +91,11 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
     let config = &loaded.validated.config;
     let user = layout::run_as(options.user.as_deref()).map_err(StartError::Invalid)?;
     let layout = Layout::new(config.rundir.as_path(), options.state_dir.as_deref());
+    if nix::unistd::geteuid().is_root() {
+        let cache = config.cache.storage.as_path();
+        layout.hand_over(cache, user.as_ref()).map_err(io("cannot prepare", &layout.rundir))?;
+    }
     if let Some(user) = &user {
-        layout.hand_over(config.cache.storage.as_path(), user).map_err(io("cannot prepare", &layout.rundir))?;
         privileges::become_user(user).map_err(StartError::Invalid)?;
     }
     // From here on, everything runs as the service's user (when started as root).
