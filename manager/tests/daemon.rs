@@ -500,6 +500,13 @@ fn started_as_root_the_processes_run_unprivileged_and_a_privileged_port_works() 
         assert!(status.contains("\nCapBnd:\t0000000000000400\n"), "{role}: {status}");
         assert!(status.contains("\nNoNewPrivs:\t1\n"), "{role}: {status}");
     }
+    // And as `ps` shows it.
+    let pids: Vec<String> =
+        [service.pid()].into_iter().chain(processes.values().copied()).map(|p| p.to_string()).collect();
+    let ps = std::process::Command::new("ps").args(["-o", "user:32=,comm=", "-p", &pids.join(",")]).output().unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout);
+    assert_eq!(ps.lines().count(), pids.len(), "{ps}");
+    assert!(ps.lines().all(|line| line.trim_start().starts_with("knot-resolver ")), "{ps}");
     // What listens keeps exactly CAP_NET_BIND_SERVICE (bit 10) as an ambient capability: kresd
     // (started as that user, so its Lua never ran as root; one that started as root and dropped
     // with user() would have none), the manager (its API may be on a privileged port) and
