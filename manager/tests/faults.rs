@@ -442,30 +442,43 @@ impl Drop for Mount {
 // ------------------------------------------------------------------------------------------
 // Processes killed
 
+/// Kills `role` with SIGKILL under a load of `clients` and waits until `/processes` shows it
+/// replaced (a new pid, one restart, running): the load's figures, the readiness seen, and how
+/// long the replacement took.
+fn kill9_until_replaced(service: &Service, role: &str, clients: usize) -> (Figures, ReadySeen, Duration) {
+    let before = service.processes();
+    let probe = Probe::start(service.port, LOCAL, clients);
+    std::thread::sleep(Duration::from_millis(300));
+    let watch = ReadyWatch::start(service);
+    let fault = Instant::now();
+    kill(before[role], Signal::SIGKILL);
+    let replaced = wait_until(&format!("/processes shows {role} replaced"), Duration::from_secs(10), || {
+        api_workers(service).get(role).is_some_and(|(pid, restarts, state)| {
+            *pid != u64::from(before[role]) && *restarts == 1 && state == "running"
+        })
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    (figures(&probe.finish(), fault), watch.finish(fault), replaced)
+}
+
+/// The supervisor's restart of `role` is in the log and in the metrics.
+fn assert_restart_recorded(service: &Service, role: &str) {
+    assert!(service.log().contains(&format!("{role} was restarted by the supervisor")), "{}", service.log());
+    let prometheus = get(service, "/metrics/prometheus").text;
+    let metric = format!("kres_manager_process_restarts_total{{process=\"{role}\"}} 1");
+    assert!(prometheus.contains(&metric), "{prometheus}");
+}
+
 #[test]
 fn worker_kill9() {
     let service = start(&config(""));
     let before = service.processes();
-    let probe = Probe::start(service.port, LOCAL, 6);
-    std::thread::sleep(Duration::from_millis(300));
-    let watch = ReadyWatch::start(&service);
-    let fault = Instant::now();
-    kill(before["kresd0"], Signal::SIGKILL);
-    let replaced = wait_until("the manager sees kresd0 replaced", Duration::from_secs(10), || {
-        api_workers(&service).get("kresd0").is_some_and(|(pid, restarts, state)| {
-            *pid != u64::from(before["kresd0"]) && *restarts == 1 && state == "running"
-        })
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    let dns = figures(&probe.finish(), fault);
-    let ready = watch.finish(fault);
+    let (dns, ready, replaced) = kill9_until_replaced(&service, "kresd0", 6);
     report("worker_kill9", &dns, &ready, &format!("/processes shows the new kresd0 after {replaced:?}"));
     let after = service.processes();
     assert_eq!(after["kresd1"], before["kresd1"], "kresd1 untouched");
     assert_eq!(after["manager"], before["manager"]);
-    assert!(service.log().contains("kresd0 was restarted by the supervisor"), "{}", service.log());
-    let prometheus = get(&service, "/metrics/prometheus").text;
-    assert!(prometheus.contains("kres_manager_process_restarts_total{process=\"kresd0\"} 1"), "{prometheus}");
+    assert_restart_recorded(&service, "kresd0");
     assert!(dns.last_bad.unwrap_or_default() < Duration::from_secs(5), "recovered within 5 s: {dns:?}");
     assert_whole(&service, Duration::from_secs(5));
 }
@@ -474,19 +487,7 @@ fn worker_kill9() {
 fn cache_gc_kill9() {
     let service = start(&config(""));
     let before = service.processes();
-    let probe = Probe::start(service.port, LOCAL, 4);
-    std::thread::sleep(Duration::from_millis(300));
-    let watch = ReadyWatch::start(&service);
-    let fault = Instant::now();
-    kill(before["cache-gc"], Signal::SIGKILL);
-    let replaced = wait_until("/processes shows the GC restarted", Duration::from_secs(10), || {
-        api_workers(&service).get("cache-gc").is_some_and(|(pid, restarts, state)| {
-            *pid != u64::from(before["cache-gc"]) && *restarts == 1 && state == "running"
-        })
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    let dns = figures(&probe.finish(), fault);
-    let ready = watch.finish(fault);
+    let (dns, ready, replaced) = kill9_until_replaced(&service, "cache-gc", 4);
     report("cache_gc_kill9", &dns, &ready, &format!("/processes shows cache-gc restarted after {replaced:?}"));
     assert_eq!(dns.lost + dns.failed, 0, "the GC is not on the query path");
     assert_eq!(ready.not_ready, 0, "the GC is not part of readiness");
@@ -494,9 +495,7 @@ fn cache_gc_kill9() {
     for role in ["manager", "kresd0", "kresd1"] {
         assert_eq!(after[role], before[role], "{role} untouched");
     }
-    assert!(service.log().contains("cache-gc was restarted by the supervisor"), "{}", service.log());
-    let prometheus = get(&service, "/metrics/prometheus").text;
-    assert!(prometheus.contains("kres_manager_process_restarts_total{process=\"cache-gc\"} 1"), "{prometheus}");
+    assert_restart_recorded(&service, "cache-gc");
     assert_whole(&service, Duration::from_secs(5));
 }
 
