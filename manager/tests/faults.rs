@@ -442,14 +442,32 @@ impl Drop for Mount {
 // ------------------------------------------------------------------------------------------
 // Processes killed
 
+/// A scenario's DNS load on local data and its watch of `/ready`, started together (the load
+/// 300 ms ahead, so that the figures start from a steady state).
+struct UnderLoad {
+    probe: Probe,
+    watch: ReadyWatch,
+}
+
+impl UnderLoad {
+    fn start(service: &Service, clients: usize) -> UnderLoad {
+        let probe = Probe::start(service.port, LOCAL, clients);
+        std::thread::sleep(Duration::from_millis(300));
+        UnderLoad { probe, watch: ReadyWatch::start(service) }
+    }
+
+    /// The load's figures and the readiness seen, counted from `fault`.
+    fn finish(self, fault: Instant) -> (Figures, ReadySeen) {
+        (figures(&self.probe.finish(), fault), self.watch.finish(fault))
+    }
+}
+
 /// Kills `role` with SIGKILL under a load of `clients` and waits until `/processes` shows it
 /// replaced (a new pid, one restart, running): the load's figures, the readiness seen, and how
 /// long the replacement took.
 fn kill9_until_replaced(service: &Service, role: &str, clients: usize) -> (Figures, ReadySeen, Duration) {
     let before = service.processes();
-    let probe = Probe::start(service.port, LOCAL, clients);
-    std::thread::sleep(Duration::from_millis(300));
-    let watch = ReadyWatch::start(service);
+    let load = UnderLoad::start(service, clients);
     let fault = Instant::now();
     kill(before[role], Signal::SIGKILL);
     let replaced = wait_until(&format!("/processes shows {role} replaced"), Duration::from_secs(10), || {
@@ -458,7 +476,8 @@ fn kill9_until_replaced(service: &Service, role: &str, clients: usize) -> (Figur
         })
     });
     std::thread::sleep(Duration::from_millis(500));
-    (figures(&probe.finish(), fault), watch.finish(fault), replaced)
+    let (dns, ready) = load.finish(fault);
+    (dns, ready, replaced)
 }
 
 /// The supervisor's restart of `role` is in the log and in the metrics.
@@ -505,17 +524,14 @@ fn cache_gc_kill9() {
 fn manager_kill9() {
     let service = start(&config(""));
     let before = service.processes();
-    let probe = Probe::start(service.port, LOCAL, 4);
-    std::thread::sleep(Duration::from_millis(300));
-    let watch = ReadyWatch::start(&service);
+    let load = UnderLoad::start(&service, 4);
     let fault = Instant::now();
     kill(before["manager"], Signal::SIGKILL);
     service.wait_log("ready: ", 2, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
     wait_until("the API answers /ready 200 again", Duration::from_secs(10), || ready_status(&service) == 200);
     let back = fault.elapsed();
     std::thread::sleep(Duration::from_millis(300));
-    let dns = figures(&probe.finish(), fault);
-    let ready = watch.finish(fault);
+    let (dns, ready) = load.finish(fault);
     report("manager_kill9", &dns, &ready, &format!("API back and /ready 200 {back:?} after the kill"));
     assert_eq!(dns.lost + dns.failed, 0, "the workers serve on while the manager restarts");
     let after = service.processes();
@@ -534,9 +550,7 @@ fn manager_kill9() {
 fn supervisord_kill9() {
     let mut service = start(&config(""));
     let before = service.processes();
-    let probe = Probe::start(service.port, LOCAL, 4);
-    std::thread::sleep(Duration::from_millis(300));
-    let watch = ReadyWatch::start(&service);
+    let load = UnderLoad::start(&service, 4);
     let fault = Instant::now();
     service.signal(Signal::SIGKILL);
     let gone = wait_until("every process of the service gone", Duration::from_secs(5), || {
@@ -545,8 +559,7 @@ fn supervisord_kill9() {
     service.restart();
     let restarted = fault.elapsed();
     std::thread::sleep(Duration::from_millis(300));
-    let dns = figures(&probe.finish(), fault);
-    let ready = watch.finish(fault);
+    let (dns, ready) = load.finish(fault);
     report(
         "supervisord_kill9",
         &dns,
@@ -569,9 +582,7 @@ fn supervisord_kill9() {
 fn worker_sigstop_5s() {
     let service = start(&config(""));
     let before = service.processes();
-    let probe = Probe::start(service.port, LOCAL, 8);
-    std::thread::sleep(Duration::from_millis(300));
-    let watch = ReadyWatch::start(&service);
+    let load = UnderLoad::start(&service, 8);
     let fault = Instant::now();
     kill(before["kresd0"], Signal::SIGSTOP);
     std::thread::sleep(Duration::from_millis(1500));
@@ -582,8 +593,7 @@ fn worker_sigstop_5s() {
     kill(before["kresd0"], Signal::SIGCONT);
     let continued = fault.elapsed();
     std::thread::sleep(Duration::from_secs(2));
-    let dns = figures(&probe.finish(), fault);
-    let ready = watch.finish(fault);
+    let (dns, ready) = load.finish(fault);
     report(
         "worker_sigstop_5s",
         &dns,
@@ -719,9 +729,7 @@ fn cache_dir_read_only() {
     let _tmpfs = Mount::new(&["-t", "tmpfs", "-o", "size=32m", "tmpfs"], &cache);
     let service = start(&config_with_cache(&cache));
     let before = service.processes();
-    let probe = Probe::start(service.port, LOCAL, 6);
-    std::thread::sleep(Duration::from_millis(300));
-    let watch = ReadyWatch::start(&service);
+    let load = UnderLoad::start(&service, 6);
     let fault = Instant::now();
     // Read-only for every process that opens it from now on (the running ones keep their open
     // files: a mount with writers cannot be remounted read-only, EBUSY).
@@ -743,8 +751,7 @@ fn cache_dir_read_only() {
     let forced = api(&service, "POST", "/reload/force", "");
     let recovered = fault.elapsed();
     std::thread::sleep(Duration::from_millis(500));
-    let dns = figures(&probe.finish(), fault);
-    let ready = watch.finish(fault);
+    let (dns, ready) = load.finish(fault);
     report(
         "cache_dir_read_only",
         &dns,
@@ -778,9 +785,7 @@ fn cache_filesystem_full() {
     let _tmpfs = Mount::new(&["-t", "tmpfs", "-o", "size=16m", "tmpfs"], &cache);
     let service = start(&config_with_cache(&cache));
     let before = service.processes();
-    let probe = Probe::start(service.port, LOCAL, 6);
-    std::thread::sleep(Duration::from_millis(300));
-    let watch = ReadyWatch::start(&service);
+    let load = UnderLoad::start(&service, 6);
     let fault = Instant::now();
     // Fill the filesystem up.
     let filler = cache.join("filler");
@@ -808,8 +813,7 @@ fn cache_filesystem_full() {
     std::fs::remove_file(&filler).unwrap();
     let recovered = fault.elapsed();
     std::thread::sleep(Duration::from_millis(500));
-    let dns = figures(&probe.finish(), fault);
-    let ready = watch.finish(fault);
+    let (dns, ready) = load.finish(fault);
     report(
         "cache_filesystem_full",
         &dns,
@@ -861,9 +865,7 @@ fn tls_certificate_garbage_then_valid() {
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         kdig(tls_port, LOCAL, "A", &flags).contains("192.0.2.1")
     };
-    let probe = Probe::start(service.port, LOCAL, 4);
-    std::thread::sleep(Duration::from_millis(300));
-    let watch = ReadyWatch::start(&service);
+    let load = UnderLoad::start(&service, 4);
     let fault = Instant::now();
     let replace = |from: &str, to: &Path, text: Option<&str>| {
         let temporary = to.with_extension("new");
@@ -895,8 +897,7 @@ fn tls_certificate_garbage_then_valid() {
     wait_until("/ready 200", Duration::from_secs(10), || ready_status(&service) == 200);
     let healed_after = valid.elapsed();
     let new_served = (0..4).all(|_| dot(&cert_b, "b.test"));
-    let dns = figures(&probe.finish(), fault);
-    let ready = watch.finish(fault);
+    let (dns, ready) = load.finish(fault);
     report(
         "tls_certificate_garbage_then_valid",
         &dns,
@@ -923,9 +924,7 @@ fn tls_certificate_garbage_then_valid() {
 /// finish whole, and nothing restarts afterwards.
 fn config_sabotaged_during_reload(scenario: &str, sabotage: impl FnOnce(&Path), reason: &[&str]) {
     let service = start(&config(""));
-    let probe = Probe::start(service.port, LOCAL, 4);
-    std::thread::sleep(Duration::from_millis(300));
-    let watch = ReadyWatch::start(&service);
+    let load = UnderLoad::start(&service, 4);
     service.write_config(&rolling(&config("")));
     let fault = Instant::now();
     let socket = service.api_socket();
@@ -955,8 +954,7 @@ fn config_sabotaged_during_reload(scenario: &str, sabotage: impl FnOnce(&Path), 
     let first = first.join().unwrap().unwrap_or_else(|e| panic!("{e}"));
     let workers = service.workers();
     std::thread::sleep(Duration::from_millis(500));
-    let dns = figures(&probe.finish(), fault);
-    let ready = watch.finish(fault);
+    let (dns, ready) = load.finish(fault);
     report(
         scenario,
         &dns,
@@ -1024,9 +1022,7 @@ fn config_replaced_by_a_directory_during_reload() {
 fn hundred_sighups_within_one_second() {
     let mut service = start(&config(""));
     let before = service.processes();
-    let probe = Probe::start(service.port, LOCAL, 4);
-    std::thread::sleep(Duration::from_millis(300));
-    let watch = ReadyWatch::start(&service);
+    let load = UnderLoad::start(&service, 4);
     let outcomes = |service: &Service| {
         ["reload: generation", "reload: the config files are unchanged", "reload refused", "reload failed"]
             .iter()
@@ -1060,8 +1056,7 @@ fn hundred_sighups_within_one_second() {
         }
         seen = now;
     }
-    let dns = figures(&probe.finish(), fault);
-    let ready = watch.finish(fault);
+    let (dns, ready) = load.finish(fault);
     let forwarded = log_count(&service, "received SIGHUP: forwarded to the manager") - forwarded_before;
     let applied = log_count(&service, "reload: generation");
     report(
@@ -1162,9 +1157,8 @@ fn manager_kill9_during_a_rolling_restart() {
     let service = start(&old);
     hole.feed(service.port);
     let before = service.processes();
-    let probe = Probe::start(service.port, LOCAL, 6);
-    std::thread::sleep(Duration::from_millis(500));
-    let watch = ReadyWatch::start(&service);
+    let load = UnderLoad::start(&service, 6);
+    std::thread::sleep(Duration::from_millis(200));
     service.write_config(&rolling(&old));
     let fault = Instant::now();
     let socket = service.api_socket();
@@ -1182,8 +1176,7 @@ fn manager_kill9_during_a_rolling_restart() {
     wait_until("the API answers /ready 200 again", Duration::from_secs(20), || ready_status(&service) == 200);
     let recovered = fault.elapsed();
     std::thread::sleep(Duration::from_millis(300));
-    let dns = figures(&probe.finish(), fault);
-    let ready = watch.finish(fault);
+    let (dns, ready) = load.finish(fault);
     let generation = assert_whole(&service, Duration::from_secs(5));
     let bufsizes: Vec<String> = ["kresd0", "kresd1"].iter().map(|w| control(&service, w, "(net.bufsize())")).collect();
     // Every worker receives queries again (none is left steered away or without listeners):

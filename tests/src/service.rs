@@ -82,7 +82,10 @@ pub fn reachable_by_others(exe: &Path) -> PathBuf {
     if !copy.exists() {
         std::fs::create_dir_all(&dir).expect("create the copy's directory");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy's directory");
-        let temporary = dir.join(format!(".copy-{}", std::process::id()));
+        // Tests of one process may copy at the same time: each through a file of its own.
+        static COPIES: AtomicU64 = AtomicU64::new(0);
+        let n = COPIES.fetch_add(1, Ordering::Relaxed);
+        let temporary = dir.join(format!(".copy-{}-{n}", std::process::id()));
         std::fs::copy(exe, &temporary).expect("copy the executable");
         std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy");
         std::fs::rename(&temporary, &copy).expect("rename the copy");
