@@ -70,31 +70,32 @@ fn the_service_starts_serves_and_stops_leaving_nothing() {
     service.assert_nothing_left(Duration::from_secs(1));
 }
 
-/// How `service` exited (it must within 10 s: a start that is refused exits at once).
-fn exit_status(service: &mut Service) -> std::process::ExitStatus {
+/// Starts the service with `yaml` and expects the start to be refused (exit status 1 within
+/// 10 s, as a refusal is immediate; "nothing was started" said and true): its log.
+fn refused_at_start(yaml: &str) -> String {
+    let mut service = Service::spawn(std::path::Path::new(EXE), yaml);
     let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let status = loop {
         if let Some(status) = service.try_wait() {
-            return status;
+            break status;
         }
         assert!(Instant::now() < deadline, "kres-manager did not exit:\n{}", service.log());
         std::thread::sleep(Duration::from_millis(10));
-    }
+    };
+    let log = service.log();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("nothing was started"), "{log}");
+    service.assert_nothing_left(Duration::from_millis(100));
+    log
 }
 
 #[test]
 fn an_invalid_config_is_refused_with_positions_and_starts_nothing() {
-    let mut service =
-        Service::spawn(std::path::Path::new(EXE), "rundir: {rundir}\nworkers: 0\nnetwork:\n  listen: 5\n");
-    let status = exit_status(&mut service);
-    assert_eq!(status.code(), Some(1), "{}", service.log());
-    let log = service.log();
+    let log = refused_at_start("rundir: {rundir}\nworkers: 0\nnetwork:\n  listen: 5\n");
     assert!(log.contains("config.yaml:2:10"), "{log}");
     assert!(log.contains("/workers"), "{log}");
     assert!(log.contains("config.yaml:4:11"), "{log}");
-    assert!(log.contains("nothing was started"), "{log}");
     assert!(!log.contains("supervisord"), "{log}");
-    service.assert_nothing_left(Duration::from_millis(100));
 }
 
 #[test]
@@ -116,18 +117,14 @@ fn files_the_services_user_cannot_read_are_refused_at_start() {
         token.display()
     );
     let yaml = config(1, &management).replace("network:\n", &format!("network:\n{tls}"));
-    let mut service = Service::spawn(std::path::Path::new(EXE), &yaml);
-    let status = exit_status(&mut service);
-    assert_eq!(status.code(), Some(1), "{}", service.log());
-    let log = service.log();
+    let log = refused_at_start(&yaml);
     assert!(log.contains(&format!("/network/tls/key-file: {key} is not readable by knot-resolver")), "{log}");
     assert!(
         log.contains(&format!("/management/tokens/0/file: {} is not readable by knot-resolver", token.display())),
         "{log}"
     );
     assert!(!log.contains(&format!("{cert} is not")), "the certificate (0644) is readable: {log}");
-    assert!(log.contains("chgrp knot-resolver FILE; chmod 0640") && log.contains("nothing was started"), "{log}");
-    service.assert_nothing_left(Duration::from_millis(100));
+    assert!(log.contains("chgrp knot-resolver FILE; chmod 0640"), "{log}");
 }
 
 #[test]
@@ -142,10 +139,7 @@ fn an_api_socket_the_services_user_cannot_create_or_give_its_group_is_refused_at
         "management:\n  unix-socket: {}\n  unix-socket-mode: \"0660\"\n  unix-socket-group: root\n",
         socket.display()
     );
-    let mut service = Service::spawn(std::path::Path::new(EXE), &config(1, &management));
-    let status = exit_status(&mut service);
-    assert_eq!(status.code(), Some(1), "{}", service.log());
-    let log = service.log();
+    let log = refused_at_start(&config(1, &management));
     let expected = format!(
         "/management/unix-socket: knot-resolver cannot create {}: the directory {}",
         socket.display(),
@@ -153,7 +147,6 @@ fn an_api_socket_the_services_user_cannot_create_or_give_its_group_is_refused_at
     );
     assert!(log.contains(&expected), "{log}");
     assert!(log.contains("/management/unix-socket-group: knot-resolver is not a member of the group root"), "{log}");
-    service.assert_nothing_left(Duration::from_millis(100));
 }
 
 #[test]

@@ -120,7 +120,7 @@ impl Layout {
     /// missing and gives them, with what the service keeps in them, to `owner` (the service's
     /// user; root with `--user root`, which takes back what an earlier run left to a user).
     ///
-    /// The user may write in these directories (and in the rundir's parent, never), so nothing
+    /// The user may write in these directories (never in their parents), so nothing
     /// here follows a symbolic link or recurses: each directory is opened with `O_NOFOLLOW` and
     /// its entries are changed relative to that handle. In the rundir, which may be shared with
     /// other files, only the service's own entries are given away.
