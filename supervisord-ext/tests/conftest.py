@@ -29,6 +29,23 @@ SUPERVISORD = VENV_BIN / "supervisord"
 KRESD = "/usr/sbin/kresd"
 
 
+def failing_prctl_launcher(fails):
+    """`python -c` code that runs supervisord with the extension's prctl failing with EPERM when
+    the expression `fails` (over `option` and `arg2`) is true; every other call goes through."""
+    return ("import sys, ctypes, errno; import kres_supervisord_ext.core as core\n"
+            "real = core.load_prctl\n"
+            "def load_prctl():\n"
+            "    prctl = real()\n"
+            "    def fake(option, arg2=0, *args):\n"
+            f"        if not ({fails}):\n"
+            "            return prctl(option, arg2, *args)\n"
+            "        ctypes.set_errno(errno.EPERM)\n"
+            "        return -1\n"
+            "    return fake\n"
+            "core.load_prctl = load_prctl\n"
+            "from supervisor.supervisord import main; sys.argv[0] = 'supervisord'; main()")
+
+
 def helper_cmd(*args, python=sys.executable):
     """A supervisord `command=` running tests/helper.py with the given arguments."""
     return " ".join(shlex.quote(str(x)) for x in (python, "-u", HELPER) + args)

@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from conftest import HELPER, KRESD, dns_refused, fault_of, helper_cmd, kresd_rundir
+from conftest import HELPER, KRESD, dns_refused, failing_prctl_launcher, fault_of, helper_cmd, kresd_rundir
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
 
@@ -214,18 +214,7 @@ def test_unprivileged_supervisord_without_the_setting_passes_no_capability(
 
 def test_a_failing_clear_is_fatal_for_the_child(supervisord):
     # prctl(PR_CAP_AMBIENT (47), PR_CAP_AMBIENT_CLEAR_ALL (4)) fails: the program is not exec'd
-    launcher = ("import sys, ctypes, errno; import kres_supervisord_ext.core as core\n"
-                "real = core.load_prctl\n"
-                "def load_prctl():\n"
-                "    prctl = real()\n"
-                "    def fake(option, arg2, *args):\n"
-                "        if (option, arg2) != (47, 4):\n"
-                "            return prctl(option, arg2, *args)\n"
-                "        ctypes.set_errno(errno.EPERM)\n"
-                "        return -1\n"
-                "    return fake\n"
-                "core.load_prctl = load_prctl\n"
-                "from supervisor.supervisord import main; sys.argv[0] = 'supervisord'; main()")
+    launcher = failing_prctl_launcher("(option, arg2) == (47, 4)")
     s = supervisord(f"""
         [program:gc]
         command = {helper_cmd("--lines", "1")}

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from conftest import (KRESD, alive, helper_cmd, kresd_rundir, session_pids, wait_gone)
+from conftest import (KRESD, alive, failing_prctl_launcher, helper_cmd, kresd_rundir, session_pids,
+                      wait_gone)
 
 
 def programs(rundir, extra=""):
@@ -172,18 +173,7 @@ def test_supervisord_killed_between_fork_and_prctl(supervisord, tmp_path, settin
 
 def test_prctl_failure_is_logged_and_the_child_runs(supervisord):
     # only PR_SET_PDEATHSIG (1) fails: the child's other prctl calls must work
-    launcher = ("import sys, ctypes, errno; import kres_supervisord_ext.core as core\n"
-                "real = core.load_prctl\n"
-                "def load_prctl():\n"
-                "    prctl = real()\n"
-                "    def fake(option, *args):\n"
-                "        if option != 1:\n"
-                "            return prctl(option, *args)\n"
-                "        ctypes.set_errno(errno.EPERM)\n"
-                "        return -1\n"
-                "    return fake\n"
-                "core.load_prctl = load_prctl\n"
-                "from supervisor.supervisord import main; sys.argv[0] = 'supervisord'; main()")
+    launcher = failing_prctl_launcher("option == 1")
     s = supervisord(f"""
         [program:plain]
         command = {helper_cmd('--name', 'plain', '--lines', '1')}
