@@ -10,12 +10,17 @@ use kres_manager::config::{self, Validated};
 use kres_manager::render::{self, WorkerContext};
 use schema_core::{FakeSystem, ResolveOptions, Version};
 
-/// A loopback port free for both UDP and TCP right now.
+/// A loopback port free for both UDP and TCP right now, and not handed out before to this
+/// process: tests run in parallel, and kresd's listeners (SO_REUSEPORT, the same user) would
+/// share a port two services got, each answering the other's queries.
 pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     loop {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
         let port = udp.local_addr().expect("addr").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
             return port;
         }
     }
