@@ -185,16 +185,14 @@ fn check_access(
                 dir.display()
             ));
         }
-        if let Some(socket_group) = &management.unix_socket_group {
-            let gid = match socket_group.parse::<u32>() {
-                Ok(gid) => Some(nix::unistd::Gid::from_raw(gid)),
-                Err(_) => nix::unistd::Group::from_name(socket_group).ok().flatten().map(|group| group.gid),
-            };
-            if gid.is_some_and(|gid| !privileges::in_group(gid)) {
-                problems.push(format!(
-                    "/management/unix-socket-group: {who} is not a member of the group {socket_group}, so it cannot give the socket to it"
-                ));
-            }
+        // The group as the API will look it up (an unknown one is the API's error to report).
+        let gid = crate::api::listen::SocketPermissions::from_management(management).ok().and_then(|p| p.gid);
+        if let (Some(gid), Some(socket_group)) = (gid, &management.unix_socket_group)
+            && !privileges::in_group(nix::unistd::Gid::from_raw(gid))
+        {
+            problems.push(format!(
+                "/management/unix-socket-group: {who} is not a member of the group {socket_group}, so it cannot give the socket to it"
+            ));
         }
     }
     if problems.is_empty() {
