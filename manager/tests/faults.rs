@@ -508,9 +508,13 @@ fn kill9_until_replaced(service: &Service, role: &str, clients: usize) -> (Figur
     (dns, ready, replaced)
 }
 
-/// The supervisor's restart of `role` is in the log and in the metrics.
+/// The supervisor's restart of `role` is in the log and in the metrics. The metrics come from
+/// the status `/processes` showed the restart in; the log line, written by the manager before
+/// that status, reaches the file through supervisord, a moment later.
 fn assert_restart_recorded(service: &Service, role: &str) {
-    assert!(service.log().contains(&format!("{role} was restarted by the supervisor")), "{}", service.log());
+    service
+        .wait_log(&format!("{role} was restarted by the supervisor"), 1, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
     let prometheus = get(service, "/metrics/prometheus").text;
     let metric = format!("kres_manager_process_restarts_total{{process=\"{role}\"}} 1");
     assert!(prometheus.contains(&metric), "{prometheus}");
