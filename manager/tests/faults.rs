@@ -924,9 +924,14 @@ fn tls_certificate_garbage_then_valid() {
         .unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
     let refused_after = fault.elapsed();
     let old_served = (0..4).all(|_| dot(&cert_a, "a.test"));
-    // A worker that has to start again meanwhile reads the garbage.
+    // A worker that has to start again meanwhile reads the garbage: its crash loop is given up
+    // (about 1 s) and the valid pair comes after that. `/ready` is asked once `/processes` shows
+    // it given up: before the manager's next look at the processes, its status may still say the
+    // killed kresd1 runs (and `/ready` leaves a worker whose control socket is gone to it).
     kill(before["kresd1"], Signal::SIGKILL);
-    std::thread::sleep(Duration::from_secs(2));
+    wait_until("/processes shows kresd1 given up (it cannot start with the garbage)", Duration::from_secs(30), || {
+        api_workers(&service).get("kresd1").is_some_and(|(_, _, state)| state.starts_with("failed"))
+    });
     let kresd1_with_garbage = api_workers(&service).get("kresd1").cloned();
     let ready_with_garbage = api(&service, "GET", "/ready", "");
     let valid = Instant::now();
