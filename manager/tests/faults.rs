@@ -1206,7 +1206,12 @@ fn manager_kill9_during_a_rolling_restart() {
     hole.feed(service.port);
     let before = service.processes();
     let load = UnderLoad::start(&service, 6);
-    std::thread::sleep(Duration::from_millis(200));
+    // Each worker's drain waits for its queries to the black hole: it must have some.
+    wait_until("every worker has queries to the black hole in progress", Duration::from_secs(10), || {
+        ["kresd0", "kresd1"]
+            .iter()
+            .all(|w| control(&service, w, "worker.stats().concurrent").parse().is_ok_and(|n: u64| n > 0))
+    });
     service.write_config(&rolling(&old));
     let fault = Instant::now();
     let socket = service.api_socket();
@@ -1214,8 +1219,13 @@ fn manager_kill9_during_a_rolling_restart() {
     service
         .wait_log("canary READY with the new configuration", 1, Duration::from_secs(20))
         .unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
-    // kresd0 is being drained now: steered away, waiting for its queries to the black hole.
-    std::thread::sleep(Duration::from_millis(300));
+    // The kill lands while kresd0 is being drained (steered away, waiting for its queries to the
+    // black hole; the canary runs until every worker is replaced): once kresd0 has the drain's
+    // mark, which the drain sets first.
+    let kresd0 = service.rundir().join("control").join("kresd0");
+    wait_until("kresd0 is being drained", Duration::from_secs(20), || {
+        kres_tests::kresd::control(&kresd0, "kres_manager_drained and 'drained' or ''").is_ok_and(|r| r == "'drained'")
+    });
     let canary = service.processes().get("canary").copied();
     kill(before["manager"], Signal::SIGKILL);
     let killed_at = fault.elapsed();
