@@ -282,14 +282,17 @@ fn metrics_processes_and_cache_clear() {
     assert!(before.len() > 20, "{before:?}");
 
     // kresd0 is killed and restarted by the supervisor: its counters start again from zero,
-    // the exported ones go on.
+    // the exported ones go on. The new pid alone may show before the manager counted the
+    // restart (the status is published after each crash-repair look, which lists the processes
+    // again: supervisord may have restarted kresd0 in between), so the wait is for the count.
     let old = service.workers()["kresd0"];
     kill(old, Signal::SIGKILL);
-    wait_until("kresd0 replaced and seen by the manager", Duration::from_secs(10), || {
+    wait_until("kresd0 replaced and its restart counted by the manager", Duration::from_secs(10), || {
         get(&service, "/processes/kresd").json().as_array().unwrap().iter().any(|p| {
             p["name"] == "kresd0"
                 && p["state"] == "running"
                 && p["pid"].as_u64().is_some_and(|pid| pid != u64::from(old))
+                && p["restarts"] == 1
         })
     });
     let fresh: f64 = control(&service, "kresd0", "stats.get('answer.total')").parse().unwrap_or(0.0);
