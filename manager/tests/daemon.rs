@@ -60,9 +60,13 @@ fn the_service_starts_serves_and_stops_leaving_nothing() {
     for role in ["manager", "kresd0", "kresd1", "cache-gc"] {
         assert!(processes.contains_key(role), "{role} missing: {processes:?}\n{}", service.log());
     }
+    // The manager sends READY=1 after it logged its `ready: `, which is what the start waited
+    // for: supervisord's line about it may come a moment later.
+    service
+        .wait_log("manager entered RUNNING state, READY=1", 1, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
     let log = service.log();
     assert!(log.contains("kresd0 entered RUNNING state, READY=1"), "{log}");
-    assert!(log.contains("manager entered RUNNING state, READY=1"), "{log}");
     // Every line of every process in one stream, prefixed with its name and pid.
     assert!(log.lines().any(|l| l.starts_with("kresd1[")), "{log}");
     let status = service.stop();
