@@ -43,6 +43,10 @@ fn dead(pid: u32) -> bool {
     kres_manager::procfs::get(pid).is_none_or(|p| p.is_zombie())
 }
 
+/// How long a test's DNS load may take to send the queries the test asks of it (it sends
+/// hundreds a second; a loaded machine is slower).
+const LOAD_RAN: Duration = Duration::from_secs(30);
+
 fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) -> Duration {
     let began = Instant::now();
     while !condition() {
@@ -180,7 +184,11 @@ fn a_killed_manager_is_restarted_and_adopts_the_workers_without_restarting_them(
         .wait_log("re-adopting the running workers", 1, Duration::from_secs(20))
         .unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
     service.wait_log("ready: ", 2, Duration::from_secs(20)).unwrap_or_else(|e| panic!("{e}\n{}", service.log()));
-    std::thread::sleep(Duration::from_millis(200));
+    // The load goes on past the new manager's ready, until it has sent what the test asks of it.
+    let at_ready = load.sent();
+    wait_until(&format!("the load sent 100 queries, some after the ready ({at_ready} by then)"), LOAD_RAN, || {
+        load.sent() > at_ready.max(100)
+    });
     let (sent, lost) = load.finish();
     let after = service.processes();
     assert_ne!(after["manager"], before["manager"], "a new manager runs");
@@ -290,7 +298,11 @@ fn a_rolling_change_restarts_every_worker_without_losing_queries() {
     std::thread::sleep(Duration::from_millis(200));
     service.write_config(&rolling(&config(2, "")));
     reload(&service, 1);
-    std::thread::sleep(Duration::from_millis(200));
+    // The load goes on past the reload, until it has sent what the test asks of it.
+    let at_reload = load.sent();
+    wait_until(&format!("the load sent 500 queries, some after the reload ({at_reload} by then)"), LOAD_RAN, || {
+        load.sent() > at_reload.max(500)
+    });
     let (sent, lost) = load.finish();
     let log = service.log();
     assert!(log.contains("reload: generation 2 applied"), "{log}");
