@@ -13,16 +13,42 @@ use schema_core::{FakeSystem, ResolveOptions, Version};
 /// A loopback port free for both UDP and TCP right now, and not handed out before to this
 /// process: tests run in parallel, and kresd's listeners (SO_REUSEPORT, the same user) would
 /// share a port two services got, each answering the other's queries.
+///
+/// The port is bound only later (by kresd, knotd or the manager, up to seconds later, and again
+/// after a restart), so it is taken outside the kernel's ephemeral range: every socket bound to
+/// port 0 meanwhile (the tests' DNS clients, kdig, kresd's queries to an upstream) gets a port
+/// from that range, and could otherwise get this one and make the service's bind fail.
 pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (first, last) = ephemeral_ports();
+    // Above the registered services' usual ports, below or above the ephemeral range.
+    let outside: Vec<u16> = (20000..=u16::MAX).filter(|port| *port < first || *port > last).collect();
+    assert!(!outside.is_empty(), "no port outside the ephemeral range {first}-{last}");
+    let random = || {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new().build_hasher().finish() as usize
+    };
     loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        let port = udp.local_addr().expect("addr").port();
-        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let port = outside[random() % outside.len()];
+        if !given.contains(&port)
+            && UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
             given.push(port);
             return port;
         }
+    }
+}
+
+/// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`), the ports it gives a
+/// socket bound to port 0.
+fn ephemeral_ports() -> (u16, u16) {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let mut bounds = range.split_whitespace().filter_map(|n| n.parse().ok());
+    match (bounds.next(), bounds.next()) {
+        (Some(first), Some(last)) => (first, last),
+        _ => (32768, 60999),
     }
 }
 
