@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kres_manager::backend::supervisord::default_venv;
-use kres_manager::daemon::layout::Binaries;
+use kres_manager::daemon::layout::{Binaries, Timeouts};
 use kres_manager::daemon::{service, supervised};
 
 /// Runs Knot Resolver (kresd) workers as described by a declarative config file and keeps them
@@ -44,6 +44,12 @@ struct Args {
     /// when root].
     #[arg(long, value_name = "NAME", env = "KRES_USER")]
     user: Option<String>,
+    /// How long a worker taken out of service (in a rolling restart, or when workers are
+    /// removed) may finish what it has: queued UDP queries, queries in progress, and its TCP,
+    /// DoT and DoH connections, each closed once nothing is in flight on it; what is left then
+    /// is closed with the process. E.g. `500ms`, `3s`.
+    #[arg(long, value_name = "DURATION", env = "KRES_DRAIN_TIMEOUT", default_value = "3s", value_parser = drain_timeout)]
+    drain_timeout: std::time::Duration,
     /// Run as supervisord's program (set by the service start, not by hand).
     #[arg(long, hide = true, requires = "rundir")]
     supervised: bool,
@@ -51,8 +57,13 @@ struct Args {
     rundir: Option<PathBuf>,
 }
 
+fn drain_timeout(text: &str) -> Result<std::time::Duration, String> {
+    schema_core::Duration::parse(text).map(schema_core::Duration::to_std)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    let timeouts = Timeouts { drain: args.drain_timeout, ..Timeouts::default() };
     let binaries = Binaries { kresd: args.kresd.clone(), cache_gc: args.cache_gc.clone() };
     if args.supervised {
         tracing_subscriber::fmt()
@@ -66,6 +77,7 @@ fn main() -> ExitCode {
             rundir: args.rundir.expect("required by clap"),
             state_dir: args.state_dir,
             binaries,
+            timeouts,
         };
         let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
             Ok(runtime) => runtime,
@@ -88,6 +100,7 @@ fn main() -> ExitCode {
         binaries,
         state_dir: args.state_dir,
         user: args.user,
+        timeouts,
     };
     match service::start(&options) {
         Ok(never) => match never {},

@@ -30,18 +30,23 @@ pub struct Timeouts {
     pub ready: Duration,
     /// From SIGTERM to SIGKILL.
     pub stop: Duration,
-    /// How long a worker whose listeners were closed may finish the queries it has.
+    /// How long a worker taken out of service may finish the queries and connections it has
+    /// (`--drain-timeout`); what is left then is closed with the process.
     pub drain: Duration,
     /// One control-socket command.
     pub control: Duration,
 }
+
+/// The default drain time: enough for a client to get its answers and leave, short enough for
+/// a rolling restart of many workers when something keeps a worker busy.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Default for Timeouts {
     fn default() -> Timeouts {
         Timeouts {
             ready: Duration::from_secs(10),
             stop: Duration::from_secs(5),
-            drain: Duration::from_secs(2),
+            drain: DEFAULT_DRAIN_TIMEOUT,
             control: Duration::from_secs(2),
         }
     }
@@ -259,9 +264,15 @@ fn cache_gc_args(config: &Config) -> Vec<String> {
 }
 
 /// The manager as supervisord's program.
-pub fn manager_program(exe: &Path, files: &[PathBuf], layout: &Layout) -> ManagerProgram {
+pub fn manager_program(
+    exe: &Path,
+    files: &[PathBuf],
+    layout: &Layout,
+    binaries: &Binaries,
+    timeouts: &Timeouts,
+) -> ManagerProgram {
     ManagerProgram {
-        command: manager_command(exe, files, layout),
+        command: manager_command(exe, files, layout, binaries, timeouts),
         ready_timeout: super::service::MANAGER_READY_TIMEOUT,
     }
 }
@@ -290,11 +301,21 @@ pub fn run_as(user: Option<&str>) -> Result<Option<User>, String> {
 /// knot-resolver package creates).
 pub const DEFAULT_USER: &str = "knot-resolver";
 
-/// The supervised manager's command line, as the service start passes it on.
-pub fn manager_command(exe: &Path, files: &[PathBuf], layout: &Layout) -> Vec<OsString> {
+/// The supervised manager's command line, as the service start passes it on: everything the
+/// start was told that the manager needs too (so both judge the same files the same way).
+pub fn manager_command(
+    exe: &Path,
+    files: &[PathBuf],
+    layout: &Layout,
+    binaries: &Binaries,
+    timeouts: &Timeouts,
+) -> Vec<OsString> {
     let mut command: Vec<OsString> =
         vec![exe.into(), "--supervised".into(), "--rundir".into(), (&layout.rundir).into()];
     command.extend(["--state-dir".into(), (&layout.state_dir).into()]);
+    command.extend(["--kresd".into(), (&binaries.kresd).into()]);
+    command.extend(["--cache-gc".into(), (&binaries.cache_gc).into()]);
+    command.extend(["--drain-timeout".into(), format!("{}ms", timeouts.drain.as_millis()).into()]);
     for file in files {
         command.push("-c".into());
         command.push(file.into());
@@ -342,6 +363,21 @@ mod tests {
         assert!(chown_dir(&top.join("dir-link"), (65534, 65534), Entries::All).is_err());
         assert_eq!(uid(&outside), 0);
         std::fs::remove_dir_all(&top).unwrap();
+    }
+
+    #[test]
+    fn the_supervised_manager_is_told_what_the_start_was_told() {
+        let layout = Layout::new(Path::new("/run/kr"), Some(Path::new("/var/lib/kr")));
+        let binaries = Binaries { kresd: "/opt/kr6/sbin/kresd".into(), cache_gc: "/opt/kr6/sbin/kres-cache-gc".into() };
+        let timeouts = Timeouts { drain: Duration::from_millis(1500), ..Timeouts::default() };
+        let files = [PathBuf::from("/etc/a.yaml"), PathBuf::from("/etc/b.yaml")];
+        let command = manager_command(Path::new("/usr/bin/kres-manager"), &files, &layout, &binaries, &timeouts);
+        let text: Vec<String> = command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(
+            text.join(" "),
+            "/usr/bin/kres-manager --supervised --rundir /run/kr --state-dir /var/lib/kr --kresd /opt/kr6/sbin/kresd \
+             --cache-gc /opt/kr6/sbin/kres-cache-gc --drain-timeout 1500ms -c /etc/a.yaml -c /etc/b.yaml"
+        );
     }
 
     #[test]

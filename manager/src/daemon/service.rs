@@ -35,6 +35,7 @@ pub struct ServiceOptions {
     pub state_dir: Option<PathBuf>,
     /// `--user`: who the workers run as (`None`: `knot-resolver` when started as root).
     pub user: Option<String>,
+    pub timeouts: Timeouts,
 }
 
 /// Why the service could not start.
@@ -110,8 +111,8 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
     let lock = lock(&layout)?;
     sweep(&layout);
     clear_stale_sockets(&layout);
-    let manager = layout::manager_program(&exe, &files, &layout);
-    let setup = layout.setup(config, &options.binaries, &Timeouts::default(), Some(manager));
+    let manager = layout::manager_program(&exe, &files, &layout, &options.binaries, &options.timeouts);
+    let setup = layout.setup(config, &options.binaries, &options.timeouts, Some(manager));
     let paths = Paths::new(&layout.rundir);
     write_new(&paths.config, &render_config(&setup, &paths)?).map_err(io("cannot write", &paths.config))?;
     let capability = if user.is_some() { " with CAP_NET_BIND_SERVICE only" } else { "" };

@@ -26,15 +26,16 @@ pub struct SupervisedOptions {
     pub rundir: PathBuf,
     pub state_dir: Option<PathBuf>,
     pub binaries: Binaries,
+    pub timeouts: Timeouts,
 }
 
 /// Runs until SIGTERM/SIGINT (supervisord stopping the service) or a fatal error.
 pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     let layout = Layout::new(&options.rundir, options.state_dir.as_deref());
     let system = load::system(&options.binaries.kresd);
-    let timeouts = Timeouts::default();
+    let timeouts = options.timeouts;
     let exe = std::env::current_exe()?;
-    let manager = super::layout::manager_program(&exe, &options.files, &layout);
+    let manager = super::layout::manager_program(&exe, &options.files, &layout, &options.binaries, &timeouts);
 
     let validate = super::validator(&options.binaries.kresd);
     let files = load::load_files(&options.files, &system, ResolveOptions::default());
