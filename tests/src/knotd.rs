@@ -64,6 +64,35 @@ impl Knotd {
         format!("127.0.0.1@{}", self.port)
     }
 
+    /// Stops knotd (SIGSTOP) and waits until every one of its threads is stopped: a signal is
+    /// delivered asynchronously, and a thread that is still running may answer one more query.
+    pub fn pause(&self) {
+        let pid = self.child.id();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGSTOP)
+            .expect("SIGSTOP knotd");
+        let stopped = |task: &std::fs::DirEntry| {
+            // The state follows the command name in parentheses: `pid (comm) T ...`.
+            std::fs::read_to_string(task.path().join("stat"))
+                .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('T')))
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let tasks: Vec<_> =
+                std::fs::read_dir(format!("/proc/{pid}/task")).expect("knotd's threads").flatten().collect();
+            if tasks.iter().all(stopped) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "knotd did not stop");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Lets a paused knotd go on (SIGCONT).
+    pub fn resume(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).expect("SIGCONT knotd");
+    }
+
     /// What knotd printed so far.
     pub fn output(&self) -> String {
         let read = |name: &str| std::fs::read_to_string(self.dir.0.join(name)).unwrap_or_default();

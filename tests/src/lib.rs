@@ -8,6 +8,7 @@ pub mod knotd;
 pub mod kresd;
 pub mod service;
 pub mod soak;
+pub mod stream;
 
 #[doc = include_str!("../../docs/schema-dsl.md")]
 #[allow(rustdoc::broken_intra_doc_links)]

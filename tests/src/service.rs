@@ -61,6 +61,17 @@ pub fn rolling(yaml: &str) -> String {
     )
 }
 
+/// `yaml` (from [`config`]) with a DoT listener on `dot_port` too, with `certificate` and `key`.
+pub fn with_dot(yaml: &str, dot_port: u16, (certificate, key): (&str, &str)) -> String {
+    yaml.replace(
+        "    - interface: 127.0.0.1@{port}\n",
+        &format!(
+            "    - interface: 127.0.0.1@{{port}}\n    - interface: 127.0.0.1@{dot_port}\n      kind: dot\n  tls:\n    \
+             cert-file: {certificate}\n    key-file: {key}\n"
+        ),
+    )
+}
+
 /// `exe`, or a copy of it that every user may run when they cannot reach it (a checkout under
 /// `/root`): started as root, the service runs as `knot-resolver`, and supervisord runs the
 /// same executable again as the manager. One copy per build, shared by the test processes.
@@ -105,6 +116,15 @@ pub fn write_secret(path: &Path, text: &str) {
     }
 }
 
+/// A test certificate for `name` in `dir` that the service's user may read (key 0640 in its
+/// group, as for [`write_secret`]): (certificate, key).
+pub fn service_certificate(dir: &Path, name: &str) -> (String, String) {
+    let (certificate, key) = crate::kresd::certificate(dir, name);
+    let text = std::fs::read_to_string(&key).expect("read the key");
+    write_secret(Path::new(&key), &text);
+    (certificate, key)
+}
+
 /// `{port}` and `{rundir}` in a config are replaced by the test's.
 fn fill(yaml: &str, port: u16, rundir: &Path) -> String {
     yaml.replace("{port}", &port.to_string()).replace("{rundir}", &rundir.display().to_string())
@@ -114,7 +134,12 @@ impl Service {
     /// Starts the service with `yaml` and waits until the manager reports ready (every worker
     /// answering). Panics with the log when it does not come up within 30 s.
     pub fn start(exe: &Path, yaml: &str) -> Service {
-        let service = Service::spawn(exe, yaml);
+        Service::start_with(exe, yaml, &[])
+    }
+
+    /// [`Service::start`] with more arguments for kres-manager (after `-c FILE`).
+    pub fn start_with(exe: &Path, yaml: &str, args: &[&str]) -> Service {
+        let service = Service::spawn_with(exe, yaml, args);
         if let Err(error) = service.wait_log("ready: ", 1, Duration::from_secs(30)) {
             panic!("the service did not become ready: {error}\n--- log:\n{}", service.log());
         }
@@ -135,9 +160,14 @@ impl Service {
 
     /// Starts the service without waiting.
     pub fn spawn(exe: &Path, yaml: &str) -> Service {
+        Service::spawn_with(exe, yaml, &[])
+    }
+
+    fn spawn_with(exe: &Path, yaml: &str, args: &[&str]) -> Service {
         let dir = TempDir::new("service");
         let port = free_port();
-        let service = Service { dir, port, exe: reachable_by_others(exe), args: Vec::new(), child: None };
+        let args = args.iter().map(|arg| (*arg).to_owned()).collect();
+        let service = Service { dir, port, exe: reachable_by_others(exe), args, child: None };
         service.write_config(yaml);
         let mut service = service;
         service.child = Some(service.launch());

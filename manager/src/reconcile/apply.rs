@@ -24,6 +24,7 @@ use crate::backend::{Backend, BackendError, ManagerProgram, ProcessState, Progra
 use crate::config::Config;
 use crate::daemon::layout::{Binaries, Layout, Timeouts};
 use crate::kresd::control;
+use crate::reconcile::drain::{self, Drained};
 use crate::reconcile::plan::{Change, Plan, plan};
 use crate::render::{self, RenderError, WorkerContext};
 
@@ -33,16 +34,6 @@ pub const CRASH_WINDOW: Duration = Duration::from_secs(60);
 /// A process given up is tried again after this long (the cause may have gone: a cache made
 /// writable again); a new config or a reload tries it at once.
 pub const RETRY_GIVEN_UP: Duration = Duration::from_secs(60);
-
-/// Stops new UDP queries from reaching a kresd that keeps its sockets (see the file).
-const STEER_AWAY: &str = include_str!("steer_away.lua");
-
-/// `drained` when [`STEER_AWAY`] or [`CLOSE_LISTENERS`] ran on the kresd.
-const DRAINED: &str = "kres_manager_drained and 'drained' or ''";
-
-/// Closes every listener of a kresd except its control socket: new queries go to the others.
-const CLOSE_LISTENERS: &str = "kres_manager_drained = true; for _, l in ipairs(net.list()) do \
-     if l.kind ~= 'control' and l.transport.ip then net.close(l.transport.ip, l.transport.port) end end";
 
 /// Why a change was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -240,13 +231,13 @@ impl<B: Backend> Reconciler<B> {
                     steps.push(format!("adopted {program} (pid {pid})"));
                 }
                 Some(ProcessState::Running { .. }) => {
-                    let pid = self.replace(program, &config).await?;
+                    let replaced = self.replace(program, &config).await?;
                     let why = if drained {
                         "it had been taken out of service by an interrupted change"
                     } else {
                         "it ran another configuration"
                     };
-                    steps.push(format!("restarted {program} (pid {pid}): {why}"));
+                    steps.push(format!("restarted {program} (pid {}; {}): {why}", replaced.pid, replaced.drained));
                 }
                 _ => {
                     self.write_lua(program, &config)?;
@@ -369,9 +360,12 @@ impl<B: Backend> Reconciler<B> {
         let mut changed = Vec::new();
         for program in keep {
             match self.replace(program, new).await {
-                Ok(pid) => {
+                Ok(Replaced { pid, drained }) => {
                     changed.push(program);
-                    run.step("rolling", format!("{program} restarted with the new configuration (pid {pid})"));
+                    run.step(
+                        "rolling",
+                        format!("{program} restarted with the new configuration (pid {pid}; {drained})"),
+                    );
                 }
                 Err(error) => {
                     // The failed one too: it may be stopped, or running the new config.
@@ -455,32 +449,32 @@ impl<B: Backend> Reconciler<B> {
 
     /// Zero-loss replacement of one worker: it stops receiving queries, finishes the ones it has,
     /// exits, and is started again with `config`; answers when the new process is READY.
-    async fn replace(&mut self, program: Program, config: &Config) -> Result<u32, ApplyError> {
-        self.drain(program).await;
+    async fn replace(&mut self, program: Program, config: &Config) -> Result<Replaced, ApplyError> {
+        let drained = self.drain(program).await;
         self.stop_quietly(program).await?;
         self.write_lua(program, config)?;
         let pid = self.backend.start(program).await?;
         self.note_start(program, pid);
-        Ok(pid)
+        Ok(Replaced { pid, drained })
     }
 
-    /// Whether `program` was drained (by [`drain`], marked by its Lua) and is thus out of
-    /// service; a worker that does not answer is taken as it is.
+    /// Whether `program` was drained (marked by the drain's Lua) and is thus out of service; a
+    /// worker that does not answer is taken as it is.
     async fn was_drained(&self, program: Program) -> bool {
-        let asked = control::eval(&self.layout.control(program), DRAINED, self.timeouts.control).await;
-        matches!(asked.as_deref(), Ok("drained"))
+        drain::was_drained(&self.layout.control(program), self.timeouts.control).await
     }
 
-    /// Closes `program`'s listeners and waits (bounded) until it has no query in progress.
-    async fn drain(&self, program: Program) {
-        drain(program, self.layout.control(program), self.timeouts).await;
+    /// Takes `program` out of service (see [`drain`]), at most the drain time.
+    async fn drain(&self, program: Program) -> Drained {
+        drain::drain(program, &self.layout.control(program), self.timeouts).await
     }
 
     /// Drains and stops `program`, logging failures (used where the outcome does not change
     /// what happens next).
     async fn retire(&mut self, program: Program) {
         if matches!(program, Program::Worker(_) | Program::Canary) {
-            self.drain(program).await;
+            let drained = self.drain(program).await;
+            tracing::info!("{program} {drained}");
         }
         if let Err(error) = self.stop_quietly(program).await {
             tracing::warn!("cannot stop {program}: {error}");
@@ -658,38 +652,10 @@ async fn run_chunks(socket: PathBuf, chunks: Vec<String>, timeout: Duration) -> 
     Ok(())
 }
 
-/// Takes the kresd behind `socket` out of service without losing a query: new UDP queries are
-/// steered to the other workers first (its sockets stay open, so what is queued on them is still
-/// answered), then, once it has nothing in progress, its listeners are closed (new TCP
-/// connections go elsewhere; open ones stay until it exits), and it may finish what TCP brought.
-/// Each wait is bounded by `timeouts.drain`.
-async fn drain(program: Program, socket: PathBuf, timeouts: Timeouts) {
-    match control::eval(&socket, STEER_AWAY, timeouts.control).await {
-        Ok(_) => idle(program, &socket, timeouts).await,
-        Err(error) => tracing::warn!("cannot steer queries away from {program}: {error}"),
-    }
-    if let Err(error) = control::eval(&socket, CLOSE_LISTENERS, timeouts.control).await {
-        tracing::warn!("cannot close the listeners of {program} before stopping it: {error}");
-        return;
-    }
-    idle(program, &socket, timeouts).await;
-}
-
-/// Waits until the kresd behind `socket` has no query in progress (at most `timeouts.drain`).
-async fn idle(program: Program, socket: &std::path::Path, timeouts: Timeouts) {
-    let deadline = Instant::now() + timeouts.drain;
-    // Queries already queued on a socket become "in progress" only when kresd reads them.
-    tokio::time::sleep(Duration::from_millis(2)).await;
-    loop {
-        match control::json(socket, "worker.stats().concurrent", timeouts.control).await {
-            Ok(serde_json::Value::Number(n)) if n.as_u64() == Some(0) => return,
-            Ok(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(2)).await,
-            Ok(busy) => {
-                return tracing::info!("{program} still has {busy} queries in progress after {:?}", timeouts.drain);
-            }
-            Err(_) => return,
-        }
-    }
+/// A worker replaced: its new process, and how the old one was drained.
+struct Replaced {
+    pid: u32,
+    drained: Drained,
 }
 
 /// The plan of a start or an adoption: nothing changes in the config.

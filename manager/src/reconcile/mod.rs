@@ -2,5 +2,6 @@
 //! config and a new one to what must be done) and the apply pipeline that executes it.
 
 pub mod apply;
+pub mod drain;
 pub mod plan;
 pub mod task;
