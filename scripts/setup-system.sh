@@ -191,6 +191,7 @@ main() {
     apt_step
     venv_step
     test_venv_step
+    bash "$REPO_ROOT/scripts/setup-browser.sh"
     log "done: venv at $VENV (supervisord: $VENV/bin/supervisord), test venv at $TEST_VENV (schemathesis)"
 }
 
