@@ -18,9 +18,9 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod kresd;
+pub mod layout;
 pub mod procfs;
 pub mod reconcile;
-pub mod render;
 
 /// The version of kres-manager, as shown by `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -23,8 +23,9 @@ fn every_example_is_valid_and_renders() {
         let document = schema_core::yaml::parse(&text, Some(&name)).unwrap_or_else(|r| panic!("{r}"));
         let validated = kres_manager::config::validate(&document, &system, ResolveOptions::default())
             .unwrap_or_else(|r| panic!("{name} is invalid:\n{r}"));
-        let worker = kres_manager::render::WorkerContext { id: 0, control_socket: "/tmp/control".into() };
-        kres_manager::render::render_worker(&validated.config, &worker).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let worker = kres_manager::kresd::render::WorkerContext { id: 0, control_socket: "/tmp/control".into() };
+        kres_manager::kresd::render::render_worker(kres_tests::kresd::dialect(), &validated.config, &worker)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 

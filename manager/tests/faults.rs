@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kres_manager::backend::Program;
-use kres_manager::daemon::layout::Layout;
+use kres_manager::layout::Layout;
 use kres_tests::http::Reply;
 use kres_tests::kresd::{TempDir, free_port};
 use kres_tests::service::{Service, kill, rolling};
@@ -383,7 +383,7 @@ fn assert_whole(service: &Service, within: Duration) -> u64 {
 /// and every worker reports that generation in `/processes`; the generation.
 fn assert_one_config(service: &Service) -> u64 {
     let document = get(service, "/v1/config").json();
-    let validate = kres_manager::daemon::validator(Path::new("/usr/sbin/kresd"));
+    let validate = kres_manager::reconcile::reload::validator(&kres_tests::kresd::target());
     let config = validate(&document).unwrap_or_else(|r| panic!("the running config is valid: {r}"));
     let layout = Layout::new(&service.rundir(), None);
     let processes = get(service, "/processes/kresd").json();
@@ -394,8 +394,9 @@ fn assert_one_config(service: &Service) -> u64 {
         let n: u32 =
             worker["name"].as_str().and_then(|n| n.strip_prefix("kresd")).and_then(|n| n.parse().ok()).unwrap();
         let program = Program::Worker(n);
-        let context = kres_manager::render::WorkerContext { id: n, control_socket: layout.control(program) };
-        let expected = kres_manager::render::render_worker(&config, &context).expect("renders");
+        let context = kres_manager::kresd::render::WorkerContext { id: n, control_socket: layout.control(program) };
+        let expected = kres_manager::kresd::render::render_worker(kres_tests::kresd::dialect(), &config, &context)
+            .expect("renders");
         let file = std::fs::read_to_string(layout.lua(program)).expect("lua file");
         let (file, expected) = (config_lines(&file), config_lines(&expected));
         if file != expected {

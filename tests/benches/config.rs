@@ -59,8 +59,10 @@ fn main() {
             let document = schema_core::yaml::parse(&yaml, Some("big.yaml")).expect("parses");
             let validated =
                 kres_manager::config::validate(&document, &system, ResolveOptions::default()).expect("valid");
-            let worker = kres_manager::render::WorkerContext { id: 0, control_socket: "/tmp/control".into() };
-            let lua = kres_manager::render::render_worker(&validated.config, &worker).expect("renders");
+            let worker = kres_manager::kresd::render::WorkerContext { id: 0, control_socket: "/tmp/control".into() };
+            let lua =
+                kres_manager::kresd::render::render_worker(kres_tests::kresd::dialect(), &validated.config, &worker)
+                    .expect("renders");
             assert!(lua.len() > addresses);
             started.elapsed().as_secs_f64()
         })

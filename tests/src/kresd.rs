@@ -7,8 +7,24 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kres_manager::config::{self, Validated};
-use kres_manager::render::{self, WorkerContext};
+use kres_manager::kresd::render::{self, WorkerContext};
+use kres_manager::kresd::{Dialect, Target};
 use schema_core::{FakeSystem, ResolveOptions, Version};
+
+/// The kresd the tests run (`$KRES_KRESD`, else /usr/sbin/kresd), found once.
+pub fn target() -> Target {
+    static TARGET: std::sync::OnceLock<Target> = std::sync::OnceLock::new();
+    TARGET
+        .get_or_init(|| {
+            Target::find(&kres_manager::kresd::kresd_path()).unwrap_or_else(|e| panic!("the tests' kresd: {e}"))
+        })
+        .clone()
+}
+
+/// The Lua dialect of the tests' kresd.
+pub fn dialect() -> Dialect {
+    target().dialect
+}
 
 /// A loopback port free for both UDP and TCP right now, and not handed out before to this
 /// process: tests run in parallel, and kresd's listeners (SO_REUSEPORT, the same user) would
@@ -143,7 +159,8 @@ impl Kresd {
         let validated = validate(&yaml);
         let dir = TempDir::new("kresd");
         let worker = WorkerContext { id: 0, control_socket: dir.0.join("control") };
-        let lua = render::render_worker(&validated.config, &worker).map_err(|e| e.to_string())?;
+        let lua =
+            render::render_worker(crate::kresd::dialect(), &validated.config, &worker).map_err(|e| e.to_string())?;
         Self::start_lua(&lua, port, dir)
     }
 
@@ -279,7 +296,7 @@ pub const ANSWER_ONLY: &str = "lua:\n  script: |\n    policy.add(policy.suffix(p
 pub fn render(yaml: &str) -> String {
     let validated = validate(yaml);
     let worker = WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
-    render::render_worker(&validated.config, &worker).unwrap_or_else(|e| panic!("{e}"))
+    render::render_worker(crate::kresd::dialect(), &validated.config, &worker).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The rendered Lua from the line starting with `start` up to (without) the one starting with

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use kres_manager::backend::supervisord::{Supervisord, default_venv};
 use kres_manager::backend::{Backend, BackendError, Output, ProcessState, Program, Setup};
-use kres_manager::render::{WorkerContext, render_worker};
+use kres_manager::kresd::render::{WorkerContext, render_worker};
 use kres_tests::kresd::{OFFLINE, REFUSE_THE_REST, TempDir, control, free_port, query, validate};
 
 const WORKERS: u32 = 4;
@@ -23,7 +23,7 @@ fn setup(dir: &Path, port: u16) -> Setup {
     let worker_configs = (0..WORKERS)
         .map(|id| {
             let worker = WorkerContext { id, control_socket: control_socket(dir, id) };
-            let lua = render_worker(&validated.config, &worker).expect("renders");
+            let lua = render_worker(kres_tests::kresd::dialect(), &validated.config, &worker).expect("renders");
             let path = dir.join(format!("worker{id}.lua"));
             std::fs::write(&path, lua).expect("write worker config");
             path

@@ -1466,8 +1466,8 @@ fn check_config((doc, style, pretty): &(J, u64, bool)) -> Result<usize, String> 
     match verdict {
         // Rendering costs about 2 ms in a debug build: one valid config in eight.
         Ok(validated) if style % 8 == 0 => {
-            let worker = kres_manager::render::WorkerContext { id: 0, control_socket: "/run/kres/c0".into() };
-            kres_manager::render::render_worker(&validated.config, &worker)
+            let worker = kres_manager::kresd::render::WorkerContext { id: 0, control_socket: "/run/kres/c0".into() };
+            kres_manager::kresd::render::render_worker(kres_tests::kresd::dialect(), &validated.config, &worker)
                 .map_err(|e| format!("a valid config does not render: {e:#}"))?;
         }
         Ok(_) => {}

@@ -3,8 +3,8 @@
 //! started next to it): same answers, same values read back over the control socket.
 
 use kres_manager::config::Config;
+use kres_manager::kresd::render::{self, WorkerContext};
 use kres_manager::reconcile::plan::{Impact, Plan, plan};
-use kres_manager::render::{self, WorkerContext};
 use kres_tests::kresd::{self, Answer, Kresd, OFFLINE, REFUSE_THE_REST, TempDir, certificate, free_port, kdig};
 
 /// `{port}` and `{tls-port}` of a config, filled in.
@@ -18,7 +18,8 @@ fn start(yaml: &str) -> (Kresd, Config, (u16, u16)) {
     let validated = kresd::validate(&fill(yaml, ports));
     let dir = TempDir::new("hot");
     let worker = WorkerContext { id: 0, control_socket: dir.0.join("control") };
-    let lua = render::render_worker(&validated.config, &worker).unwrap_or_else(|e| panic!("{e}"));
+    let lua = render::render_worker(kres_tests::kresd::dialect(), &validated.config, &worker)
+        .unwrap_or_else(|e| panic!("{e}"));
     let kresd = Kresd::start_lua(&lua, ports.0, dir).unwrap_or_else(|e| panic!("{e}"));
     (kresd, validated.config, ports)
 }
@@ -38,7 +39,7 @@ fn apply(kresd: &Kresd, plan: &Plan) {
 fn hot_change(a: &str, b: &str, pointers: &[&str]) -> (Kresd, Config, Kresd) {
     let (running, config_a, ports) = start(a);
     let config_b = kresd::validate(&fill(b, ports)).config;
-    let plan = plan(&config_a, &config_b);
+    let plan = plan(kres_tests::kresd::dialect(), &config_a, &config_b);
     let changed: Vec<&str> = plan.changes.iter().map(|c| c.pointer.as_str()).collect();
     assert_eq!(changed, pointers, "{plan:#?}");
     apply(&running, &plan);
@@ -232,7 +233,7 @@ fn local_data_addresses_and_records_are_replaced_in_place() {
     );
     let config_b = kresd::validate(&fill(&offline("", LOCAL_B), (running.port, 0))).config;
     let config_c = kresd::validate(&fill(&offline("", &local_c), (running.port, 0))).config;
-    let plan = plan(&config_b, &config_c);
+    let plan = plan(kres_tests::kresd::dialect(), &config_b, &config_c);
     apply(&running, &plan);
     let (fresh, _, _) = start(&offline("", &local_c));
     same_answers(&running, &fresh, NAMES, TYPES);
@@ -264,7 +265,7 @@ fn the_local_data_chunk_refuses_a_rule_it_did_not_make() {
     };
     let (running, config_a, ports) = start(&body("192.0.2.1"));
     let config_b = kresd::validate(&fill(&body("192.0.2.2"), ports)).config;
-    let plan = plan(&config_a, &config_b);
+    let plan = plan(kres_tests::kresd::dialect(), &config_a, &config_b);
     assert_eq!(plan.hot_lua.len(), 1, "{plan:#?}");
     let rules = running.control("#policy.rules");
     let reply = running.control(&plan.hot_lua[0]);
@@ -295,7 +296,7 @@ fn tls_certificate_replaced() {
     let (running, config_a, ports) = start(&tls_config(Some(&one)));
     assert!(tls_verifies(ports.1, &one.0, "one.test"));
     let config_b = kresd::validate(&fill(&tls_config(Some(&two)), ports)).config;
-    let plan = plan(&config_a, &config_b);
+    let plan = plan(kres_tests::kresd::dialect(), &config_a, &config_b);
     let changed: Vec<&str> = plan.changes.iter().map(|c| c.pointer.as_str()).collect();
     assert_eq!(changed, ["/network/tls/cert-file", "/network/tls/key-file"]);
     apply(&running, &plan);
@@ -313,7 +314,7 @@ fn tls_certificate_replaces_the_self_signed_one() {
     let (running, config_a, ports) = start(&tls_config(None));
     assert!(!tls_verifies(ports.1, &two.0, "two.test"));
     let config_b = kresd::validate(&fill(&tls_config(Some(&two)), ports)).config;
-    apply(&running, &plan(&config_a, &config_b));
+    apply(&running, &plan(kres_tests::kresd::dialect(), &config_a, &config_b));
     assert!(tls_verifies(ports.1, &two.0, "two.test"), "{}", running.output());
     let (fresh, _, _) = start(&tls_config(Some(&two)));
     same_values(&running, &fresh, &["net.tls()"]);
@@ -328,7 +329,7 @@ fn every_hot_change_at_once() {
     );
     let (running, config_a, ports) = start(&a);
     let config_b = kresd::validate(&fill(&b, ports)).config;
-    let plan = plan(&config_a, &config_b);
+    let plan = plan(kres_tests::kresd::dialect(), &config_a, &config_b);
     assert!(!plan.rolling() && plan.cache_gc && plan.workers == (1, 2), "{plan:#?}");
     apply(&running, &plan);
     let (fresh, _, _) = start(&b);

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use kres_manager::kresd::control::{self, Control, ControlError, MAX_REPLY};
+use kres_manager::kresd::lua;
 use kres_manager::kresd::stats;
-use kres_manager::render::lua;
 use kres_tests::kresd::{Kresd, REFUSE_THE_REST, config};
 
 const TIMEOUT: Duration = Duration::from_secs(5);

@@ -80,8 +80,9 @@ fn examples_render_to_reviewed_lua() {
     for (name, example) in examples() {
         let yaml = serde_json::to_string(&example).expect("serializes");
         let validated = kres_tests::kresd::validate(&yaml);
-        let worker = kres_manager::render::WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
-        let lua = kres_manager::render::render_worker(&validated.config, &worker).expect("renders");
+        let worker = kres_manager::kresd::render::WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
+        let lua = kres_manager::kresd::render::render_worker(kres_tests::kresd::dialect(), &validated.config, &worker)
+            .expect("renders");
         insta::assert_snapshot!(format!("example-{name}"), lua);
     }
 }

@@ -1,7 +1,7 @@
 //! `local-data` rendered for kresd 5.6 and checked against a real kresd: addresses, hosts files,
 //! records, subtree rules, RPZ and `nodata` answer as the config says.
 
-use kres_manager::render::{self, WorkerContext};
+use kres_manager::kresd::render::{self, WorkerContext};
 use kres_tests::kresd::{Kresd, OFFLINE, REFUSE_THE_REST, TempDir, config, validate};
 
 fn start(body: &str) -> Kresd {
@@ -141,7 +141,7 @@ fake.example A 192.0.2.66
 fn rendered(body: &str) -> String {
     let validated = validate(&format!("{OFFLINE}{body}"));
     let worker = WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
-    let lua = render::render_worker(&validated.config, &worker).unwrap();
+    let lua = render::render_worker(kres_tests::kresd::dialect(), &validated.config, &worker).unwrap();
     let lua = &lua[..lua.find("\n-- listeners").expect("listeners are rendered")];
     let start = lua.find("-- local-data").expect("local-data is rendered");
     let end = lua[start..].find("\n-- forward").map_or(lua.len(), |i| start + i);

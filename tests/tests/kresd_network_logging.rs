@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use kres_manager::config::monitoring::CQUEUES_SOCKET;
-use kres_manager::render::{self, WorkerContext};
+use kres_manager::kresd::render::{self, WorkerContext};
 use kres_tests::kresd::{ANSWER_ONLY, Kresd, OFFLINE, TempDir, config, free_port, kdig, render, section};
 use schema_core::{FakeSystem, FileKind, Version};
 
@@ -21,7 +21,7 @@ fn render_with_cqueues(yaml: &str) -> String {
     let validated =
         kres_manager::config::validate(&document, &system, Default::default()).unwrap_or_else(|r| panic!("{r}"));
     let worker = WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
-    render::render_worker(&validated.config, &worker).unwrap_or_else(|e| panic!("{e}"))
+    render::render_worker(kres_tests::kresd::dialect(), &validated.config, &worker).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Static addresses (hints) for names under `example.`, which the policy lets through; every

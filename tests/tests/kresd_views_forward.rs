@@ -2,7 +2,7 @@
 //! knotd as the upstream of forwarding): views answer or tag clients by their address, and
 //! forwarded subtrees are answered by the configured servers.
 
-use kres_manager::render::{self, WorkerContext};
+use kres_manager::kresd::render::{self, WorkerContext};
 use kres_tests::knotd::Knotd;
 use kres_tests::kresd::{Kresd, OFFLINE, REFUSE_THE_REST, free_port, query_from, validate};
 
@@ -175,7 +175,7 @@ forward:
 fn rendered(body: &str, section: &str, next: &str) -> String {
     let validated = validate(&format!("{OFFLINE}{body}"));
     let worker = WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
-    let lua = render::render_worker(&validated.config, &worker).unwrap();
+    let lua = render::render_worker(kres_tests::kresd::dialect(), &validated.config, &worker).unwrap();
     let lua = &lua[..lua.find("\n-- listeners").expect("listeners are rendered")];
     let start = lua.find(&format!("-- {section}")).expect("section is rendered");
     let end = lua[start..].find(&format!("\n-- {next}")).map_or(lua.len(), |i| start + i);

@@ -27,7 +27,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kres_manager::render::{self, WorkerContext};
+use kres_manager::kresd::render::{self, WorkerContext};
 use kres_tests::kresd::{TempDir, free_port};
 use schema_core::{FakeSystem, FileKind, ResolveOptions, Version};
 use serde_json::{Map, Value, json};
@@ -552,7 +552,9 @@ fn validate(document: &Value) -> Result<kres_manager::config::Validated, String>
 fn render(document: &Value, control_socket: &Path) -> Result<Option<String>, String> {
     let Ok(validated) = validate(document) else { return Ok(None) };
     let worker = WorkerContext { id: 0, control_socket: control_socket.to_owned() };
-    render::render_worker(&validated.config, &worker).map(Some).map_err(|e| format!("{e:#}"))
+    render::render_worker(kres_tests::kresd::dialect(), &validated.config, &worker)
+        .map(Some)
+        .map_err(|e| format!("{e:#}"))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -588,8 +590,8 @@ end
 policy.add(policy.all(policy.REFUSE))
 event.after(200, function() result:write('DONE\n') result:close() os.exit(0) end)
 "#,
-        result = kres_manager::render::lua::string(&result.to_string_lossy()),
-        worker = kres_manager::render::lua::string(&worker.to_string_lossy()),
+        result = kres_manager::kresd::lua::string(&result.to_string_lossy()),
+        worker = kres_manager::kresd::lua::string(&worker.to_string_lossy()),
     );
     let wrapper_path = dir.join("wrapper.lua");
     std::fs::write(&wrapper_path, wrapper).expect("write wrapper");
@@ -632,7 +634,7 @@ fn the_lexer_tells_code_from_literals() {
     assert_eq!(literals, vec![&b"x\"y\\"[..], b"q'", b" ]] ", b"AAA"]);
     assert!(lex("x = \"a\nb\"").is_err());
     assert!(lex("x = \"a\\\"").is_err());
-    let escaped = kres_manager::render::lua::string("]] \" \\ \n \0 é INJECTED()");
+    let escaped = kres_manager::kresd::lua::string("]] \" \\ \n \0 é INJECTED()");
     let lexed = lex(&format!("x = {escaped}")).unwrap();
     assert!(!lexed.code.contains("INJECTED"));
     assert_eq!(lexed.literals[0].bytes, "]] \" \\ \n \0 é INJECTED()".as_bytes());
@@ -764,7 +766,7 @@ fn no_config_value_runs_lua() {
                     let run = load_in_kresd(&lua, &dir);
                     loaded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     // Did kresd get as far as the statement holding the payload?
-                    let escaped = kres_manager::render::lua::string(&payload);
+                    let escaped = kres_manager::kresd::lua::string(&payload);
                     let escaped = &escaped[1..escaped.len() - 1];
                     let payload_line = lua.lines().position(|l| l.contains(escaped)).map(|i| i + 1);
                     // The line of the main chunk that was running when the load failed.

@@ -1,7 +1,7 @@
 //! `POST /cache/clear`: Knot Resolver 6's body (`name`, `exact-name`, `rr-type`, `chunk-size`,
 //! all optional), validated, then `cache.clear(...)` run over one worker's control socket (the
 //! cache is shared by every worker, so one clear is enough). Every value reaches Lua through
-//! [`crate::render::lua`].
+//! [`crate::kresd::lua`].
 //!
 //! kresd 5.6's `cache.clear(name, exact_name, rr_type, chunk_size)`: without a name (or with `.`
 //! and not `exact-name`) it clears everything; `rr-type` needs `exact-name` and excludes
@@ -22,7 +22,7 @@ use super::body::{self, Flags};
 use super::{ApiError, ApiState, CACHE_CLEAR_TIMEOUT};
 use crate::backend::Program;
 use crate::kresd::control;
-use crate::render::lua;
+use crate::kresd::lua;
 
 /// A validated `/cache/clear` body.
 #[derive(Debug, Clone, PartialEq, Default)]

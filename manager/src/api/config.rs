@@ -32,7 +32,7 @@ use super::audit::ChangeDetail;
 use super::body::{self, Flags};
 use super::{ApiError, ApiState, secrets};
 use crate::config::patch;
-use crate::daemon::{ReloadError, ReloadOptions};
+use crate::reconcile::reload::{ReloadError, ReloadOptions};
 use crate::reconcile::task::{Change, Outcome, Preconditions, Request, RequestError};
 
 /// The RFC 6901 pointer after `/v1/config` in the request's path (percent-decoded; `/v1/config`

@@ -70,8 +70,8 @@ pub use error::ApiError;
 pub use listen::{Api, Endpoint, ListenError};
 
 use crate::config::management::ManagementResolved;
-use crate::daemon::Daemon;
-use crate::daemon::layout::Layout;
+use crate::layout::Layout;
+use crate::reconcile::reload::Reloader;
 use crate::reconcile::task::Handle;
 
 /// How long a worker may take to answer a statistics request before it is reported as down.
@@ -86,7 +86,7 @@ pub struct ApiState(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
-    daemon: Daemon,
+    daemon: Reloader,
     layout: Layout,
     /// `POST /stop` asks the supervised manager's main loop through this.
     stop: mpsc::Sender<()>,
@@ -98,13 +98,13 @@ struct Shared {
 impl ApiState {
     /// The state for the API of `daemon`, whose workers' control sockets are in `layout`; a
     /// `POST /stop` sends on `stop`.
-    pub fn new(daemon: Daemon, layout: Layout, stop: mpsc::Sender<()>) -> ApiState {
+    pub fn new(daemon: Reloader, layout: Layout, stop: mpsc::Sender<()>) -> ApiState {
         ApiState::with_stats_timeout(daemon, layout, stop, STATS_TIMEOUT)
     }
 
     /// [`ApiState::new`] with another limit for a worker's statistics.
     pub fn with_stats_timeout(
-        daemon: Daemon,
+        daemon: Reloader,
         layout: Layout,
         stop: mpsc::Sender<()>,
         stats_timeout: Duration,
@@ -115,7 +115,7 @@ impl ApiState {
     /// The state of an API whose requests `guard` lets in (the default lets everyone in, as on
     /// the unix socket).
     pub fn with_guard(
-        daemon: Daemon,
+        daemon: Reloader,
         layout: Layout,
         stop: mpsc::Sender<()>,
         stats_timeout: Duration,
@@ -132,7 +132,7 @@ impl ApiState {
         &self.0.daemon.handle
     }
 
-    pub fn daemon(&self) -> &Daemon {
+    pub fn daemon(&self) -> &Reloader {
         &self.0.daemon
     }
 
@@ -348,7 +348,7 @@ fn process_list(state: &ApiState, keep: impl Fn(&str) -> bool) -> serde_json::Va
 /// start); without tokens, an address that is not loopback is refused and the start-up log
 /// says that every local user may use the API.
 pub async fn start(
-    daemon: Daemon,
+    daemon: Reloader,
     layout: Layout,
     management: &ManagementResolved,
     stop: mpsc::Sender<()>,

@@ -21,10 +21,10 @@ use super::guard::{Access, Guard, Limits, Peer, Token};
 use super::{ApiState, router};
 use crate::backend::fake::FakeBackend;
 use crate::backend::{Backend, Program};
-use crate::daemon::Daemon;
-use crate::daemon::layout::{Binaries, Layout, Timeouts};
-use crate::daemon::store::Revision;
+use crate::layout::{Binaries, Layout, Timeouts};
 use crate::reconcile::apply::Reconciler;
+use crate::reconcile::reload::Reloader;
+use crate::reconcile::store::Revision;
 use crate::reconcile::task::{self, Status};
 
 /// A fake kresd control socket: every chunk succeeds; statistics come from the counters here.
@@ -147,7 +147,8 @@ async fn fixture_guarded(refuse_canary: bool, guard: impl FnOnce(&Path) -> Guard
     let layout = Layout::new(&dir.join("run"), None);
     layout.create().expect("layout");
     let kresd = crate::kresd::kresd_path();
-    let validate = crate::daemon::validator(&kresd);
+    let target = crate::kresd::Target::find(&kresd).expect("the installed kresd");
+    let validate = crate::reconcile::reload::validator(&target);
     let text = std::fs::read_to_string(&file).unwrap();
     let document = schema_core::yaml::parse(&text, Some("config.yaml")).expect("parses").to_json();
     let config = validate(&document).expect("valid");
@@ -159,7 +160,7 @@ async fn fixture_guarded(refuse_canary: bool, guard: impl FnOnce(&Path) -> Guard
     if refuse_canary {
         backend.refuse_config(Program::Canary, &["error: this test refuses every new config"]);
     }
-    let mut reconciler = Reconciler::new(backend, layout.clone(), binaries, timeouts, None);
+    let mut reconciler = Reconciler::new(backend, layout.clone(), binaries, target.dialect, timeouts, None);
     reconciler.start(config.clone()).await.expect("start");
     // Control sockets for workers added by a test too.
     let kresd_fakes = (0..4).map(|n| FakeKresd::start(&layout.control(Program::Worker(n)), 500 + n)).collect();
@@ -167,7 +168,7 @@ async fn fixture_guarded(refuse_canary: bool, guard: impl FnOnce(&Path) -> Guard
     let (handle, _task) =
         task::spawn(reconciler, revision, Vec::new(), Some(document), validate, layout.state_file()).await;
     let (stop_sender, stop) = mpsc::channel(1);
-    let daemon = Daemon { handle, files: vec![file], kresd };
+    let daemon = Reloader { handle, files: vec![file], target };
     let state = ApiState::with_guard(daemon, layout, stop_sender, Duration::from_millis(300), guard);
     Fixture { app: router(state.clone()), state, dir, stop, kresd: kresd_fakes }
 }

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kres_manager::backend::supervisord::default_venv;
-use kres_manager::daemon::layout::{Binaries, Timeouts};
 use kres_manager::daemon::{service, supervised};
+use kres_manager::layout::{Binaries, Timeouts};
 
 /// Runs Knot Resolver (kresd) workers as described by a declarative config file and keeps them
 /// equal to it: validation with precise errors, hot changes, rolling restarts without lost

@@ -77,10 +77,8 @@ pub enum Command {
         /// Also check that files and directories named in the config exist and are readable.
         #[arg(long)]
         strict: bool,
-        /// The kresd executable whose version decides which features are available
-        /// (default: $KRES_KRESD, else /usr/sbin/kresd).
-        #[arg(long, value_name = "PATH")]
-        kresd: Option<PathBuf>,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Config files, YAML or JSON (by the `.json` extension).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
@@ -88,9 +86,8 @@ pub enum Command {
     /// Print the kresd Lua configuration of one worker for config files (validated first, as by
     /// `validate`).
     Convert {
-        /// The kresd executable whose version decides which features are available.
-        #[arg(long, value_name = "PATH")]
-        kresd: Option<PathBuf>,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Write it to this file instead of standard output.
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
@@ -252,6 +249,35 @@ pub struct ChangeOptions {
     pub dry_run: bool,
 }
 
+/// Which kresd the files are checked for: its version decides which features are available and
+/// which Lua is written (kresd 5 or 6).
+#[derive(Args, Debug, PartialEq, Default)]
+pub struct TargetArgs {
+    /// The kresd executable to ask for its version [default: $KRES_KRESD, else /usr/sbin/kresd].
+    #[arg(long, value_name = "PATH", conflicts_with = "kresd_version")]
+    pub kresd: Option<PathBuf>,
+    /// Check for a kresd of this version instead of asking one (e.g. `5.6.0` or `6.5.0`: a
+    /// config meant for another machine).
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    pub kresd_version: Option<schema_core::Version>,
+}
+
+fn parse_version(text: &str) -> Result<schema_core::Version, String> {
+    schema_core::Version::find_in(text)
+        .filter(|_| text.trim().chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("{text:?} is not a version like 6.5.0"))
+}
+
+impl TargetArgs {
+    /// The kresd named, or the installed one.
+    pub fn target(&self) -> Result<crate::kresd::Target, String> {
+        match self.kresd_version {
+            Some(version) => crate::kresd::Target::of_version(version),
+            None => crate::kresd::Target::find(&self.kresd.clone().unwrap_or_else(crate::kresd::kresd_path)),
+        }
+    }
+}
+
 /// `kresctl plan FILE...` or `kresctl plan -p POINTER VALUE`.
 #[derive(Args, Debug, PartialEq)]
 pub struct PlanArgs {
@@ -265,10 +291,8 @@ pub struct PlanArgs {
     /// Only if the config's ETag is still this one.
     #[arg(long, value_name = "ETAG")]
     pub if_match: Option<String>,
-    /// The kresd executable whose version decides which features are available when the
-    /// files are validated here (default: $KRES_KRESD, else /usr/sbin/kresd).
-    #[arg(long, value_name = "PATH")]
-    pub kresd: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Config files (a whole new config, merged in order), or with --pointer the new VALUE.
     #[arg(value_name = "FILE|VALUE")]
     pub args: Vec<String>,

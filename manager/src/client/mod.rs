@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use schema_core::ResolveOptions;
 
-use crate::{config, kresd, render as lua};
+use crate::{config, kresd};
 use cli::{Cli, Command};
 
 /// Why a command failed: `message` goes to standard error (nothing when empty), `stdout` (the
@@ -86,14 +86,15 @@ where
 fn execute(cli: Cli) -> Result<(), Failure> {
     let global = &cli.global;
     match cli.command {
-        Command::Validate { strict, kresd, files } => load(&files, strict, kresd).map(drop),
-        Command::Convert { kresd, output, files } => {
-            let validated = load(&files, false, kresd)?;
-            let worker = lua::WorkerContext {
+        Command::Validate { strict, target, files } => load(&files, strict, &target).map(drop),
+        Command::Convert { target, output, files } => {
+            let (validated, target) = load(&files, false, &target)?;
+            let worker = kresd::render::WorkerContext {
                 id: 0,
                 control_socket: validated.config.rundir.as_path().join("control").join("0"),
             };
-            let text = lua::render_worker(&validated.config, &worker).map_err(Failure::error)?;
+            let text =
+                kresd::render::render_worker(target.dialect, &validated.config, &worker).map_err(Failure::error)?;
             write_output(output.as_deref(), &text)
         }
         Command::Schema { live: false, output } => {
@@ -137,15 +138,29 @@ pub fn write_output(path: Option<&Path>, text: &str) -> Result<(), Failure> {
     }
 }
 
-/// Reads, merges and validates config files, printing every problem and note to standard error.
-fn load(files: &[PathBuf], strict: bool, kresd_path: Option<PathBuf>) -> Result<config::Validated, Failure> {
-    let system = config::load::system(&kresd_path.unwrap_or_else(kresd::kresd_path));
-    match config::load::load_files(files, &system, ResolveOptions { check_paths: strict }) {
+/// The target named by `args`, its note (an unknown version) on standard error.
+pub(crate) fn target(args: &cli::TargetArgs) -> Result<kresd::Target, Failure> {
+    let target = args.target().map_err(Failure::error)?;
+    if let Some(note) = &target.note {
+        eprintln!("note: {note}");
+    }
+    Ok(target)
+}
+
+/// Reads, merges and validates config files for the target, printing every problem and note to
+/// standard error.
+fn load(
+    files: &[PathBuf],
+    strict: bool,
+    target: &cli::TargetArgs,
+) -> Result<(config::Validated, kresd::Target), Failure> {
+    let target = self::target(target)?;
+    match config::load::load_files(files, &target.system(), ResolveOptions { check_paths: strict }) {
         Ok(loaded) => {
             eprint!("{}", loaded.notes());
             let names: Vec<&str> = loaded.sources.keys().map(String::as_str).collect();
-            eprintln!("{}: valid", names.join(", "));
-            Ok(loaded.validated)
+            eprintln!("{}: valid for {target}", names.join(", "));
+            Ok((loaded.validated, target))
         }
         Err(config::load::LoadError::Invalid { report, rendered }) => {
             let errors = report.errors().count();

@@ -12,7 +12,6 @@ use super::discover::{self, Api};
 use super::http::{self, Request, Response, Timeouts, TransportError};
 use super::{Failure, input, out, render, write_output};
 use crate::config;
-use crate::kresd;
 
 /// How long a connection may take to be accepted.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -281,7 +280,7 @@ pub fn plan(global: &Global, args: PlanArgs) -> Result<(), Failure> {
         }
         None => {
             let files: Vec<PathBuf> = args.args.iter().map(PathBuf::from).collect();
-            (String::new(), load_files(&files, args.kresd)?)
+            (String::new(), load_files(&files, &args.target)?)
         }
     };
     let client = Client::from_global(global)?;
@@ -291,9 +290,9 @@ pub fn plan(global: &Global, args: PlanArgs) -> Result<(), Failure> {
 
 /// Loads and validates config files here (problems with file:line:column), returning the merged
 /// document to send.
-fn load_files(files: &[PathBuf], kresd_path: Option<PathBuf>) -> Result<Json, Failure> {
-    let system = config::load::system(&kresd_path.unwrap_or_else(kresd::kresd_path));
-    match config::load::load_files(files, &system, schema_core::ResolveOptions::default()) {
+fn load_files(files: &[PathBuf], target: &super::cli::TargetArgs) -> Result<Json, Failure> {
+    let target = super::target(target)?;
+    match config::load::load_files(files, &target.system(), schema_core::ResolveOptions::default()) {
         Ok(loaded) => {
             eprint!("{}", loaded.notes());
             Ok(loaded.document.to_json())

@@ -4,7 +4,7 @@
 use schema_core::{Checks, ResolveCx, Schema};
 
 use super::forward::ForwardServer;
-use super::views::needs_kr6;
+use super::target::needs_6;
 
 /// Servers to ask when normal resolution fails.
 #[derive(Schema, Debug, Clone, PartialEq)]
@@ -26,7 +26,7 @@ fn check_fallback(fallback: &FallbackRaw, checks: &mut Checks) {
 
 fn resolve_enable(enable: &bool, _: &FallbackRaw, cx: &mut ResolveCx<'_>) -> Result<bool, String> {
     if *enable {
-        needs_kr6(cx, "the fallback to other servers (`fallback.enable`)")?;
+        needs_6(cx, "the fallback to other servers (`fallback.enable`)")?;
     }
     Ok(*enable)
 }

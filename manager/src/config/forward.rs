@@ -167,7 +167,7 @@ fn resolve_servers(
 ) -> Result<Vec<ForwardServer>, String> {
     let tls = servers.iter().filter(|s| s.is_tls()).count();
     if tls > 0 && tls < servers.len() {
-        super::views::needs_kr6(cx, "mixing DNS over TLS and plain DNS servers in one forwarding rule")?;
+        super::target::needs_6(cx, "mixing DNS over TLS and plain DNS servers in one forwarding rule")?;
     }
     Ok(servers.clone())
 }

@@ -3,12 +3,11 @@
 //! and its reloads, so a file is judged the same way everywhere.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use schema_core::{RealSystem, Report, ResolveOptions, Value};
 
 use super::Validated;
-use crate::kresd;
 
 /// A loaded, valid config.
 #[derive(Debug)]
@@ -41,19 +40,6 @@ pub enum LoadError {
     Invalid { report: Report, rendered: String },
 }
 
-/// The system facts pass 2 uses: the installed kresd's version (cached; `None` with a note on
-/// stderr when kresd cannot be asked, then features are checked as for 5.6).
-pub fn system(kresd_path: &Path) -> RealSystem {
-    let target_version = match kresd::installed_version_cached(kresd_path) {
-        Ok(version) => Some(version),
-        Err(error) => {
-            eprintln!("note: {error}; features are checked as for kresd 5.6");
-            None
-        }
-    };
-    RealSystem { target_version }
-}
-
 /// Reads, merges and validates `files` (in order; later files may add to earlier ones, a value
 /// given twice is an error naming both places).
 pub fn load_files(files: &[PathBuf], system: &RealSystem, options: ResolveOptions) -> Result<Loaded, LoadError> {
@@ -74,7 +60,7 @@ pub fn load_files(files: &[PathBuf], system: &RealSystem, options: ResolveOption
     let shown = without_secrets(&documents, &sources);
     let invalid = |mut report: Report| {
         for problem in &mut report.problems {
-            problem.message = crate::api::secrets::sanitize(&problem.pointer.to_string(), &problem.message);
+            problem.message = super::secrets::sanitize(&problem.pointer.to_string(), &problem.message);
         }
         let rendered = render(&report, &shown);
         LoadError::Invalid { report, rendered }
@@ -94,7 +80,7 @@ pub fn load_files(files: &[PathBuf], system: &RealSystem, options: ResolveOption
 fn without_secrets(documents: &[Value], sources: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut shown = sources.clone();
     for document in documents {
-        for secret in crate::api::secrets::SECRETS {
+        for secret in super::secrets::SECRETS {
             let found = secret.split('/').skip(1).try_fold(document, |node, key| node.as_map()?.get(key));
             let Some(span) = found.map(|value| value.span).filter(|span| span.is_known()) else { continue };
             let Some(text) = span.file.and_then(|file| shown.get_mut(file.name())) else { continue };
@@ -139,8 +125,11 @@ mod tests {
         let file = dir.join("config.yaml");
         // Too short, so it is reported (with a snippet of its line), beside another problem.
         std::fs::write(&file, "workers: 0\nnetwork:\n  tls:\n    sticket-secret: \"tooShortS3cret\"\n").unwrap();
-        let result =
-            load_files(std::slice::from_ref(&file), &system(Path::new("/usr/sbin/kresd")), ResolveOptions::default());
+        let result = load_files(
+            std::slice::from_ref(&file),
+            &schema_core::RealSystem { target_version: Some(schema_core::Version::new(5, 6, 0)) },
+            ResolveOptions::default(),
+        );
         std::fs::remove_dir_all(&dir).unwrap();
         let Err(LoadError::Invalid { report, rendered }) = result else { panic!("invalid: {result:?}") };
         assert_eq!(report.errors().count(), 2, "{rendered}");

@@ -152,7 +152,7 @@ fn check_rule(rule: &LocalDataRule, checks: &mut Checks) {
 pub const CQUEUES_NOTIFY: &str = "/usr/share/lua/5.1/cqueues/notify.lua";
 
 fn resolve_watchdog(value: &Auto<bool>, rpz: &RpzRaw, cx: &mut ResolveCx<'_>) -> Result<bool, String> {
-    let older = cx.system().target_version().is_some_and(|v| v.major < 6);
+    let older = super::target::before_6(cx).is_some();
     let available = !older || cx.system().file_kind(Path::new(CQUEUES_NOTIFY)).is_some();
     match value {
         Auto::Value(false) => Ok(false),

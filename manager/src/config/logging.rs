@@ -4,7 +4,7 @@
 //! `target: from-env` is resolved in pass 2 from the environment variable `KRES_LOGGING_TARGET`
 //! (the one Knot Resolver 6 reads): unset or empty means `stdout`.
 
-use schema_core::{Checks, FileKind, FilePath, ResolveCx, Schema, Segment, Version};
+use schema_core::{Checks, FileKind, FilePath, ResolveCx, Schema, Segment};
 
 /// The environment variable `target: from-env` reads.
 pub const TARGET_ENV_VAR: &str = "KRES_LOGGING_TARGET";
@@ -273,11 +273,7 @@ fn resolve_target(value: &TargetSetting, _: &LoggingRaw, cx: &mut ResolveCx<'_>)
 /// lost.
 fn resolve_groups(value: &OptionalGroups, _: &LoggingRaw, cx: &mut ResolveCx<'_>) -> Result<OptionalGroups, String> {
     let Some(groups) = value else { return Ok(None) };
-    let installed = match cx.system().target_version() {
-        Some(v) if v >= Version::new(6, 0, 0) => return Ok(Some(groups.clone())),
-        Some(v) => format!("the installed kresd is {v}"),
-        None => "the installed kresd version is unknown".to_owned(),
-    };
+    let Some(installed) = super::target::before_6(cx) else { return Ok(Some(groups.clone())) };
     let mut kept = Vec::with_capacity(groups.len());
     for (i, group) in groups.iter().enumerate() {
         if group.is_kresd_6_only() {
@@ -315,6 +311,7 @@ fn resolve_socket(value: &OptionalFile, dnstap: &DnstapRaw, cx: &mut ResolveCx<'
 #[cfg(test)]
 mod tests {
     use super::*;
+    use schema_core::Version;
     use schema_core::{FakeSystem, Report, ResolveOptions, Schema, resolve_document};
     use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! instead of it). Knot Resolver 6 also runs a "policy loader" process with its own script; kresd
 //! 5.6 has no policy loader, so those keys are refused there.
 
-use schema_core::{Checks, FileKind, FilePath, ResolveCx, Schema, Version};
+use schema_core::{Checks, FileKind, FilePath, ResolveCx, Schema};
 
 /// An optional file path (the derive's `into` takes a plain type name).
 pub type OptionalFile = Option<FilePath>;
@@ -49,11 +49,7 @@ fn check_lua(lua: &LuaRaw, checks: &mut Checks) {
 /// The installed kresd, as text, when it has no policy loader (older than 6, or unknown: the
 /// daemon we manage is 5.6); `None` for a 6.x.
 fn without_policy_loader(cx: &ResolveCx<'_>) -> Option<String> {
-    match cx.system().target_version() {
-        Some(v) if v >= Version::new(6, 0, 0) => None,
-        Some(v) => Some(format!("the installed kresd is {v}")),
-        None => Some("the installed kresd version is unknown".to_owned()),
-    }
+    super::target::before_6(cx)
 }
 
 fn policy_loader_error(key: &str, installed: &str) -> String {
@@ -100,6 +96,7 @@ fn resolve_policy_script_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use schema_core::Version;
     use schema_core::{FakeSystem, Report, ResolveOptions, Schema, resolve_document};
     use serde_json::json;
 

@@ -22,6 +22,8 @@ pub mod network;
 pub mod options;
 pub mod patch;
 pub mod rate_limiting;
+pub mod secrets;
+pub mod target;
 pub mod views;
 
 use schema_core::{Auto, Checks, DirPath, Report, ResolveOptions, Schema, System, Value};

@@ -68,7 +68,7 @@ pub const CQUEUES_SOCKET: &str = "/usr/share/lua/5.1/cqueues/socket.lua";
 
 /// Pass 2 of `graphite.enable`: kresd 5.6's `graphite` module cannot load without lua-cqueues.
 fn resolve_graphite_enable(enable: &bool, _: &Graphite, cx: &mut ResolveCx<'_>) -> Result<bool, String> {
-    let older = cx.system().target_version().is_some_and(|v| v.major < 6);
+    let older = super::target::before_6(cx).is_some();
     if *enable && older && cx.system().file_kind(Path::new(CQUEUES_SOCKET)).is_none() {
         return Err(format!(
             "sending statistics to Graphite with kresd 5.6 needs lua-cqueues ({CQUEUES_SOCKET} is missing); install it or disable Graphite"

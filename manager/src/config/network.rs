@@ -10,13 +10,9 @@ use std::net::IpAddr;
 
 use schema_core::json_schema::SchemaGen;
 use schema_core::{
-    Auto, Checks, FilePath, InterfacePort, IpNet, Kind, MapCx, OneOrMany, Port, Resolve, ResolveCx, Schema, Size,
-    Value, Version,
+    Auto, Checks, FilePath, InterfacePort, IpNet, Kind, MapCx, OneOrMany, Port, Resolve, ResolveCx, Schema, Size, Value,
 };
 use serde_json::{Value as Json, json};
-
-/// The first version of Knot Resolver with QUIC (`doq`, `doh2-insecure`, the `quic` settings).
-const QUIC_VERSION: Version = Version::new(6, 0, 0);
 
 /// How the resolver talks to clients and to other servers: listening sockets, TLS, EDNS, the
 /// PROXY protocol, outgoing addresses.
@@ -378,10 +374,6 @@ fn resolve_port(port: &Option<Port>, listen: &Listen, _: &mut ResolveCx<'_>) -> 
     Ok(Some(port.unwrap_or_else(|| listen.kind.default_port())))
 }
 
-fn before_quic(cx: &ResolveCx<'_>) -> Option<Version> {
-    cx.system().target_version().filter(|version| *version < QUIC_VERSION)
-}
-
 /// Pass 2 of `listen[].kind`: the QUIC-era kinds need Knot Resolver 6.
 fn resolve_kind(kind: &ListenKind, _: &Listen, cx: &mut ResolveCx<'_>) -> Result<ListenKind, String> {
     let feature = match kind {
@@ -389,19 +381,16 @@ fn resolve_kind(kind: &ListenKind, _: &Listen, cx: &mut ResolveCx<'_>) -> Result
         ListenKind::Doh2Insecure => "DNS over HTTP/2 without TLS (kind `doh2-insecure`)",
         _ => return Ok(*kind),
     };
-    match before_quic(cx) {
-        Some(version) => Err(format!("{feature} needs Knot Resolver 6; the installed kresd is {version}")),
-        None => Ok(*kind),
-    }
+    super::target::needs_6(cx, feature).map(|()| *kind)
 }
 
 /// Pass 2 of `quic`: kept as is; before Knot Resolver 6, settings that differ from the defaults
 /// are noted as ignored.
 fn resolve_quic(quic: &Quic, _: &Network, cx: &mut ResolveCx<'_>) -> Result<Quic, String> {
-    if let Some(version) = before_quic(cx)
+    if let Some(installed) = super::target::before_6(cx)
         && *quic != Quic::default()
     {
-        cx.note(format!("ignored: the installed kresd ({version}) has no DNS over QUIC"));
+        cx.note(format!("ignored: {installed}, which has no DNS over QUIC"));
     }
     Ok(quic.clone())
 }
@@ -426,6 +415,7 @@ fn resolve_watchdog(watchdog: &Auto<bool>, tls: &Tls, cx: &mut ResolveCx<'_>) ->
 mod tests {
     use super::*;
     use schema_core::FakeSystem;
+    use schema_core::Version;
 
     fn load(text: &str) -> Result<Network, String> {
         schema_core::load::<Network>(text, Some("t.yaml")).map_err(|r| r.to_string())
@@ -644,7 +634,7 @@ listen:
     fn quic_settings_are_noted_as_ignored_before_knot_resolver_6() {
         let raw = load("quic:\n  max-conns: 10\n").unwrap();
         let (_, notes) = resolve(&raw).unwrap();
-        assert_eq!(notes, vec!["/quic: ignored: the installed kresd (5.6.0) has no DNS over QUIC".to_owned()]);
+        assert_eq!(notes, vec!["/quic: ignored: the installed kresd is 5.6.0, which has no DNS over QUIC".to_owned()]);
         let kr6 = FakeSystem { version: Some(Version::new(6, 0, 8)), ..Default::default() };
         assert!(resolve_with(&raw, &kr6).unwrap().1.is_empty());
     }

@@ -2,7 +2,7 @@
 //! defence against floods and reflection attacks. Knot Resolver 6 has it; kresd 5.6 does not, so
 //! with 5.6 the section is accepted only when rate limiting stays off.
 
-use schema_core::{Checks, Duration, ResolveCx, Schema, Version};
+use schema_core::{Checks, Duration, ResolveCx, Schema};
 
 /// Limiting the answer rate per client address block (Knot Resolver 6 only).
 #[derive(Schema, Debug, Clone, PartialEq)]
@@ -54,16 +54,13 @@ fn resolve_enable(value: &bool, _: &RateLimitingRaw, cx: &mut ResolveCx<'_>) -> 
     if !*value {
         return Ok(false);
     }
-    match cx.system().target_version() {
-        Some(v) if v >= Version::new(6, 0, 0) => Ok(true),
-        Some(v) => Err(format!("rate limiting needs Knot Resolver 6; the installed kresd is {v}")),
-        None => Err("rate limiting needs Knot Resolver 6; the installed kresd version is unknown".to_owned()),
-    }
+    super::target::needs_6(cx, "rate limiting").map(|()| true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use schema_core::Version;
     use schema_core::{FakeSystem, Report, Schema, resolve_document};
     use serde_json::json;
 

@@ -10,16 +10,6 @@
 
 use schema_core::{Checks, IpNet, ResolveCx, Schema};
 
-/// Fails with a message naming `feature` when the installed kresd is older than 6.
-pub(crate) fn needs_kr6(cx: &ResolveCx<'_>, feature: &str) -> Result<(), String> {
-    match cx.system().target_version() {
-        Some(version) if version.major < 6 => {
-            Err(format!("{feature} needs Knot Resolver 6; the installed kresd is {version}"))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// A tag: a label that views attach to clients and rules select on. Lowercase letters, digits
 /// and `-`, not starting or ending with `-`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -151,14 +141,14 @@ fn check_view(view: &ViewRaw, checks: &mut Checks) {
 
 fn resolve_protocols(protocols: &Protocols, _: &ViewRaw, cx: &mut ResolveCx<'_>) -> Result<Protocols, String> {
     if protocols.as_ref().is_some_and(|p| p.contains(&Protocol::Doq)) {
-        needs_kr6(cx, "matching DNS over QUIC (`doq`)")?;
+        super::target::needs_6(cx, "matching DNS over QUIC (`doq`)")?;
     }
     Ok(protocols.clone())
 }
 
 fn resolve_price_factor(value: &f64, _: &ViewOptionsRaw, cx: &mut ResolveCx<'_>) -> Result<f64, String> {
     if *value != 1.0 {
-        needs_kr6(cx, "a `price-factor` other than 1.0 (request deferral)")?;
+        super::target::needs_6(cx, "a `price-factor` other than 1.0 (request deferral)")?;
     }
     Ok(*value)
 }

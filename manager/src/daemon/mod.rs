@@ -1,101 +1,14 @@
-//! The daemon: starting the service ([`service`]), the supervised manager ([`supervised`]), and
-//! what both share: where files live ([`layout`]), the config store ([`store`]), readiness
-//! ([`notify`]) and reloading the config files ([`Daemon::reload`]).
+//! The daemon, the top of the program (nothing imports it): starting the service
+//! ([`service`]), the supervised manager ([`supervised`]), switching users ([`privileges`]),
+//! readiness ([`notify`]) and watching files ([`watch`]). Where files live is `crate::layout`,
+//! the config store `crate::reconcile::store`, reloading `crate::reconcile::reload`.
 //!
 //! Process tree (see docs/architecture.md): `kres-manager -c FILE` validates, locks the rundir and
 //! execs supervisord; supervisord runs `kres-manager --supervised` (restarted if it crashes), the
 //! kresd workers, the canary and the cache GC; every child dies with supervisord.
 
-pub mod layout;
 pub mod notify;
 pub mod privileges;
 pub mod service;
-pub mod store;
 pub mod supervised;
 pub mod watch;
-
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use schema_core::ResolveOptions;
-
-use crate::config::Config;
-use crate::config::load::{self, LoadError};
-use crate::reconcile::task::{Change, Handle, Outcome, Preconditions, Request, RequestError, Validator};
-
-/// What the running manager needs to reload its files.
-#[derive(Clone, Debug)]
-pub struct Daemon {
-    pub handle: Handle,
-    pub files: Vec<PathBuf>,
-    pub kresd: PathBuf,
-}
-
-/// Why a reload did not apply.
-#[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
-    /// A file cannot be read; the running config stays.
-    #[error(transparent)]
-    Read(LoadError),
-    /// The files are invalid (every problem; `rendered` with snippets); the running config stays.
-    #[error("{rendered}")]
-    Invalid { report: schema_core::Report, rendered: String },
-    #[error(transparent)]
-    Request(#[from] RequestError),
-}
-
-/// What a reload asks for.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ReloadOptions {
-    /// Apply even when nothing changed (and give given-up workers a new chance).
-    pub force: bool,
-    /// Drop the changes made through the API instead of re-applying them on top of the files.
-    pub discard_api_changes: bool,
-    /// Only compute the plan.
-    pub dry_run: bool,
-}
-
-impl Daemon {
-    /// Re-reads the config files and applies them with the recorded API changes on top (unless
-    /// discarded); an unchanged result does nothing unless forced. Used by SIGHUP and the API.
-    pub async fn reload(&self, options: ReloadOptions, origin: &str) -> Result<Outcome, ReloadError> {
-        let files = self.files.clone();
-        let kresd = self.kresd.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            load::load_files(&files, &load::system(&kresd), ResolveOptions::default())
-        })
-        .await
-        .map_err(|join| {
-            ReloadError::Read(LoadError::Read {
-                path: "the config files".into(),
-                source: std::io::Error::other(join.to_string()),
-            })
-        })?;
-        let loaded = match loaded {
-            Ok(loaded) => loaded,
-            Err(LoadError::Invalid { report, rendered }) => return Err(ReloadError::Invalid { report, rendered }),
-            Err(error) => return Err(ReloadError::Read(error)),
-        };
-        let request = Request {
-            change: Change::Files {
-                document: loaded.document.to_json(),
-                discard_api_changes: options.discard_api_changes,
-            },
-            preconditions: Preconditions::default(),
-            dry_run: options.dry_run,
-            force: options.force,
-            origin: origin.to_owned(),
-        };
-        Ok(self.handle.apply(request).await?)
-    }
-}
-
-/// The validator of documents that do not come from files (API bodies, saved state, files with
-/// API changes on top): both passes against the installed kresd (`kresd` asked once here).
-pub fn validator(kresd: &std::path::Path) -> Validator {
-    let system = load::system(kresd);
-    Arc::new(move |document: &serde_json::Value| -> Result<Arc<Config>, schema_core::Report> {
-        let value = schema_core::Value::from_json(document);
-        crate::config::validate(&value, &system, ResolveOptions::default()).map(|validated| Arc::new(validated.config))
-    })
-}

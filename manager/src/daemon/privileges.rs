@@ -15,42 +15,15 @@
 //! the one capability and `no_new_privs` makes set-uid binaries run without their privilege.
 
 use std::ffi::CString;
-use std::path::PathBuf;
 
 use caps::{CapSet, Capability, CapsHashSet};
-use nix::unistd::{Gid, Uid};
+
+use nix::unistd::Gid;
+
+pub use crate::layout::User;
 
 /// The one capability the service keeps.
 pub const KEPT: Capability = Capability::CAP_NET_BIND_SERVICE;
-
-/// An unprivileged user, looked up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    /// The name of the user's primary group (its number when the group has no entry).
-    pub group: String,
-    pub uid: Uid,
-    pub gid: Gid,
-    pub home: PathBuf,
-}
-
-impl User {
-    /// The user `name` and its primary group.
-    pub fn lookup(name: &str) -> Result<User, String> {
-        let user = nix::unistd::User::from_name(name).map_err(|e| format!("cannot look up the user {name}: {e}"))?;
-        let Some(user) = user else {
-            return Err(format!(
-                "there is no user `{name}` to run the service as; install knot-resolver (which creates `{}`), \
-                 name another one with --user, or run everything as root with --user root",
-                super::layout::DEFAULT_USER
-            ));
-        };
-        let group =
-            nix::unistd::Group::from_gid(user.gid).map_err(|e| format!("cannot look up the group of {name}: {e}"))?;
-        let group = group.map_or_else(|| user.gid.to_string(), |g| g.name);
-        Ok(User { name: name.to_owned(), group, uid: user.uid, gid: user.gid, home: user.dir })
-    }
-}
 
 /// Switches this process to `user` (real, effective and saved ids; the user's groups) keeping
 /// only [`KEPT`], permitted, effective, inheritable and ambient. Called once, as root, right

@@ -13,18 +13,14 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use schema_core::ResolveOptions;
 
-use super::layout::{self, Binaries, Layout, Timeouts};
 use super::privileges;
 use crate::backend::supervisord::{Paths, render_config};
 use crate::config::load::{self, LoadError};
-
-/// How long the supervised manager may take from its spawn to `READY=1` (every worker started
-/// and answering) before supervisord gives up on it.
-pub const MANAGER_READY_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::kresd::Target;
+use crate::layout::{self, Binaries, Layout, Timeouts};
 
 /// Everything the service start needs.
 #[derive(Clone, Debug)]
@@ -76,7 +72,11 @@ pub fn start(options: &ServiceOptions) -> Result<Infallible, StartError> {
         .iter()
         .map(|file| std::path::absolute(file).map_err(io("cannot resolve", file)))
         .collect::<Result<_, _>>()?;
-    let system = load::system(&options.binaries.kresd);
+    let target = Target::find(&options.binaries.kresd).map_err(StartError::Invalid)?;
+    if let Some(note) = &target.note {
+        eprintln!("note: {note}");
+    }
+    let system = target.system();
     let loaded = match load::load_files(&files, &system, ResolveOptions::default()) {
         Ok(loaded) => loaded,
         Err(LoadError::Invalid { report, rendered }) => {

@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 use schema_core::ResolveOptions;
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::layout::{Binaries, Layout, Timeouts};
 use super::notify::{probe, probe_address, sd_notify};
-use super::store::{self, Revision};
-use super::{Daemon, ReloadError, ReloadOptions};
 use crate::backend::supervisord::Supervisord;
 use crate::backend::{Backend, Program};
 use crate::config::load::{self, LoadError};
+use crate::kresd::Target;
+use crate::layout::{Binaries, Layout, Timeouts};
 use crate::reconcile::apply::Reconciler;
+use crate::reconcile::reload::{ReloadError, ReloadOptions, Reloader, validator};
+use crate::reconcile::store::{self, Revision};
 use crate::reconcile::task;
 
 /// What the supervised manager is given on its command line.
@@ -32,12 +33,18 @@ pub struct SupervisedOptions {
 /// Runs until SIGTERM/SIGINT (supervisord stopping the service) or a fatal error.
 pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     let layout = Layout::new(&options.rundir, options.state_dir.as_deref());
-    let system = load::system(&options.binaries.kresd);
+    // The start checked the same kresd (it passes its --kresd on): both judge alike.
+    let target = Target::find(&options.binaries.kresd).map_err(anyhow::Error::msg)?;
+    if let Some(note) = &target.note {
+        tracing::warn!("{note}");
+    }
+    tracing::info!("managing {target}, configured in the {} dialect", target.dialect);
+    let system = target.system();
     let timeouts = options.timeouts;
     let exe = std::env::current_exe()?;
-    let manager = super::layout::manager_program(&exe, &options.files, &layout, &options.binaries, &timeouts);
+    let manager = crate::layout::manager_program(&exe, &options.files, &layout, &options.binaries, &timeouts);
 
-    let validate = super::validator(&options.binaries.kresd);
+    let validate = validator(&target);
     let files = load::load_files(&options.files, &system, ResolveOptions::default());
     let saved = match store::load(&layout.state_file()) {
         Ok(saved) => saved,
@@ -102,7 +109,8 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
         backend.reconfigure(&setup).await?;
     }
 
-    let mut reconciler = Reconciler::new(backend, layout.clone(), options.binaries.clone(), timeouts, Some(manager));
+    let mut reconciler =
+        Reconciler::new(backend, layout.clone(), options.binaries.clone(), target.dialect, timeouts, Some(manager));
     let began = Instant::now();
     let applied = if adopting {
         tracing::info!("re-adopting the running workers (configuration generation {})", revision.generation);
@@ -127,7 +135,7 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     let (handle, task) =
         task::spawn(reconciler, revision, api_changes, files_document, validate, layout.state_file()).await;
     tokio::spawn(super::watch::watch_certificates(handle.clone()));
-    let daemon = Daemon { handle: handle.clone(), files: options.files.clone(), kresd: options.binaries.kresd.clone() };
+    let daemon = Reloader { handle: handle.clone(), files: options.files.clone(), target };
     // The API serves from now on; `POST /stop` comes back to the loop below.
     let (stop_sender, mut stop_requests) = tokio::sync::mpsc::channel(1);
     let _api = crate::api::start(daemon.clone(), layout.clone(), &management, stop_sender)

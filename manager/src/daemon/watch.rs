@@ -14,8 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::kresd::lua;
 use crate::reconcile::task::{Change, Handle, Preconditions, Request};
-use crate::render::lua;
 
 /// How often the files are looked at.
 pub const PERIOD: Duration = Duration::from_millis(500);

@@ -24,7 +24,7 @@
 //! mistaken for a frame, since a frame length of at most [`MAX_FRAME`] starts with a zero byte.
 //!
 //! Every chunk travels inside one line of Lua (see [`request_line`]): the chunk is a string
-//! literal written by [`crate::render::lua::string`], in which every byte outside printable
+//! literal written by [`crate::kresd::lua::string`], in which every byte outside printable
 //! ASCII and every `"` and `\` is a decimal escape, so no chunk (quotes, `]]`, newlines, NUL,
 //! `__binary`) can end the literal or the line, and a multi-line chunk is one line on the wire.
 //! That line
@@ -288,7 +288,7 @@ pub async fn json(socket: &Path, expr: &str, timeout: Duration) -> Result<serde_
 /// status marker; see the module documentation. The chunk appears only as an escaped string
 /// literal, and runs in its own function, so it sees none of the line's locals.
 pub fn request_line(chunk: &str) -> String {
-    let chunk = crate::render::lua::string(chunk);
+    let chunk = crate::kresd::lua::string(chunk);
     format!(
         "local s = {chunk} \
          local f, e = load('return (' .. s .. '\\n)', s) \
@@ -398,7 +398,7 @@ mod tests {
         let line = request_line(chunk);
         assert_eq!(line.matches('\n').count(), 1, "{line}");
         assert!(line.ends_with('\n'));
-        let literal = crate::render::lua::string(chunk);
+        let literal = crate::kresd::lua::string(chunk);
         assert!(line.starts_with(&format!("local s = {literal} ")), "{line}");
         // The literal's only quotes are its own, and it has no newline or backslash-quote.
         assert_eq!(literal.matches('"').count(), 2, "{literal}");

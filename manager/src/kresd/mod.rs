@@ -1,7 +1,12 @@
 //! Facts about the kresd executable the manager runs.
 
 pub mod control;
+pub mod lua;
+pub mod render;
 pub mod stats;
+pub mod target;
+
+pub use target::{Dialect, Target};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

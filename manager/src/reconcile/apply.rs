@@ -22,11 +22,12 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, BackendError, ManagerProgram, ProcessState, Program};
 use crate::config::Config;
-use crate::daemon::layout::{Binaries, Layout, Timeouts};
+use crate::kresd::Dialect;
 use crate::kresd::control;
+use crate::kresd::render::{self, RenderError, WorkerContext};
+use crate::layout::{Binaries, Layout, Timeouts};
 use crate::reconcile::drain::{self, Drained};
 use crate::reconcile::plan::{Change, Plan, plan};
-use crate::render::{self, RenderError, WorkerContext};
 
 /// A crash loop: this many restarts of one process within [`CRASH_WINDOW`] and it is given up.
 pub const CRASH_LIMIT: usize = 5;
@@ -99,6 +100,8 @@ pub struct Reconciler<B> {
     backend: B,
     layout: Layout,
     binaries: Binaries,
+    /// The Lua the workers' kresd reads.
+    dialect: Dialect,
     timeouts: Timeouts,
     manager: Option<ManagerProgram>,
     /// The config the workers run; `None` before the first start.
@@ -118,6 +121,7 @@ impl<B: Backend> Reconciler<B> {
         backend: B,
         layout: Layout,
         binaries: Binaries,
+        dialect: Dialect,
         timeouts: Timeouts,
         manager: Option<ManagerProgram>,
     ) -> Reconciler<B> {
@@ -125,6 +129,7 @@ impl<B: Backend> Reconciler<B> {
             backend,
             layout,
             binaries,
+            dialect,
             timeouts,
             manager,
             running: None,
@@ -135,6 +140,11 @@ impl<B: Backend> Reconciler<B> {
             given_up: BTreeMap::new(),
             retry_given_up: RETRY_GIVEN_UP,
         }
+    }
+
+    /// The Lua the workers' kresd reads.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// The config the workers run.
@@ -161,7 +171,7 @@ impl<B: Backend> Reconciler<B> {
             _ => u32::from(config.workers),
         };
         let worker = WorkerContext { id, control_socket: self.layout.control(program) };
-        render::render_worker(config, &worker)
+        render::render_worker(self.dialect, config, &worker)
     }
 
     /// Writes `program`'s Lua for `config` (atomically: a starting kresd never reads half a file).
@@ -283,7 +293,7 @@ impl<B: Backend> Reconciler<B> {
     /// Brings the workers from the running config to `new`.
     pub async fn apply(&mut self, new: Arc<Config>) -> Result<Applied, ApplyError> {
         let old = self.running.clone().expect("apply after start");
-        let plan = plan(&old, &new);
+        let plan = plan(self.dialect, &old, &new);
         let restart: Vec<Change> = plan.restart_required().into_iter().cloned().collect();
         if !restart.is_empty() {
             return Err(ApplyError::RestartRequired { changes: restart });
@@ -312,7 +322,7 @@ impl<B: Backend> Reconciler<B> {
         let mut done = Vec::new();
         for program in &keep {
             if let Err(message) = self.run_chunks(*program, &run.plan.hot_lua).await {
-                let reverse = plan(new, old).hot_lua;
+                let reverse = plan(self.dialect, new, old).hot_lua;
                 let mut rolled_back = true;
                 for changed in &done {
                     rolled_back &= self.run_chunks(*changed, &reverse).await.is_ok();
@@ -755,7 +765,7 @@ mod tests {
         let config = config(yaml);
         let mut backend = FakeBackend::new();
         backend.prepare(&layout.setup(&config, &binaries, &timeouts, None)).await.expect("prepare");
-        let mut reconciler = Reconciler::new(backend, layout, binaries, timeouts, None);
+        let mut reconciler = Reconciler::new(backend, layout, binaries, Dialect::Kresd5, timeouts, None);
         reconciler.start(config).await.expect("start");
         reconciler.backend().log.clear();
         Fixture { reconciler, dir }

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::backend::Program;
-use crate::daemon::layout::Timeouts;
 use crate::kresd::control;
+use crate::layout::Timeouts;
 
 /// Runs in the kresd: starts the drain (see the file).
 const START: &str = include_str!("drain.lua");

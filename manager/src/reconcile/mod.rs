@@ -4,4 +4,6 @@
 pub mod apply;
 pub mod drain;
 pub mod plan;
+pub mod reload;
+pub mod store;
 pub mod task;

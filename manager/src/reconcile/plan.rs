@@ -50,7 +50,7 @@
 //!
 //! Every chunk is one line (the control socket runs each line separately) and a `do … end`
 //! block, so a worker's reply is empty when the chunk succeeded and is the error otherwise.
-//! Values reach the chunks only through [`crate::render::lua`], like the templates. Changes with
+//! Values reach the chunks only through [`crate::kresd::lua`], like the templates. Changes with
 //! the same effect share a chunk (the certificate and the key make one `net.tls` call). Chunks
 //! are for the workers that keep running; workers started by the plan get the new config.
 
@@ -60,7 +60,8 @@ use serde_json::Value as Json;
 
 use crate::backend::Program;
 use crate::config::Config;
-use crate::render::lua;
+use crate::kresd::Dialect;
+use crate::kresd::lua;
 
 #[cfg(test)]
 mod tests;
@@ -126,7 +127,7 @@ impl Plan {
 }
 
 /// The plan for replacing the running config `old` with `new`.
-pub fn plan(old: &Config, new: &Config) -> Plan {
+pub fn plan(dialect: Dialect, old: &Config, new: &Config) -> Plan {
     let (Ok(old_document), Ok(new_document)) = (serde_json::to_value(old), serde_json::to_value(new)) else {
         // Cannot happen (every value of a config is a string, number, boolean, list or
         // string-keyed mapping); were it to, the safe answer is a restart of every worker.
@@ -147,7 +148,7 @@ pub fn plan(old: &Config, new: &Config) -> Plan {
     pointers.sort();
 
     let classified: Vec<(String, Effect)> = pointers.into_iter().map(|p| (p.clone(), classify(&p, old, new))).collect();
-    let rolling_no_op = rolling_changes_without_effect(&classified, old, new);
+    let rolling_no_op = rolling_changes_without_effect(dialect, &classified, old, new);
 
     let mut changes = Vec::with_capacity(classified.len());
     let mut hot_lua: Vec<String> = Vec::new();
@@ -452,13 +453,18 @@ fn local_data_statement(new: &Config) -> String {
 /// would give every worker the config it already has. Hot changes are set aside first (set
 /// back to their old values), since they are applied anyway. When the rendered Lua differs,
 /// or cannot be rendered, the changes stay rolling.
-fn rolling_changes_without_effect(classified: &[(String, Effect)], old: &Config, new: &Config) -> BTreeSet<String> {
+fn rolling_changes_without_effect(
+    dialect: Dialect,
+    classified: &[(String, Effect)],
+    old: &Config,
+    new: &Config,
+) -> BTreeSet<String> {
     let sections: BTreeSet<String> =
         classified.iter().filter(|(_, e)| *e == Effect::Rolling).map(|(p, _)| section(p).to_owned()).collect();
     if sections.is_empty() {
         return sections;
     }
-    let Some(old_lua) = render(old) else { return BTreeSet::new() };
+    let Some(old_lua) = render(dialect, old) else { return BTreeSet::new() };
     // `new` without its hot changes: what the workers would get from a restart, less what the
     // hot chunks give them anyway.
     let mut rest = new.clone();
@@ -467,7 +473,7 @@ fn rolling_changes_without_effect(classified: &[(String, Effect)], old: &Config,
             hot.revert(&mut rest, old);
         }
     }
-    if render(&rest).as_ref() == Some(&old_lua) {
+    if render(dialect, &rest).as_ref() == Some(&old_lua) {
         return sections;
     }
     // Some of them matter; find the sections that do not (on their own).
@@ -475,15 +481,15 @@ fn rolling_changes_without_effect(classified: &[(String, Effect)], old: &Config,
         .into_iter()
         .filter(|name| {
             let mut probe = old.clone();
-            copy_section(name, &mut probe, &rest) && render(&probe).as_ref() == Some(&old_lua)
+            copy_section(name, &mut probe, &rest) && render(dialect, &probe).as_ref() == Some(&old_lua)
         })
         .collect()
 }
 
 /// The Lua of worker 0 for `config`, `None` when it cannot be rendered.
-fn render(config: &Config) -> Option<String> {
-    let worker = crate::render::WorkerContext { id: 0, control_socket: "/kres-manager/plan/control".into() };
-    crate::render::render_worker(config, &worker).ok()
+fn render(dialect: Dialect, config: &Config) -> Option<String> {
+    let worker = crate::kresd::render::WorkerContext { id: 0, control_socket: "/kres-manager/plan/control".into() };
+    crate::kresd::render::render_worker(dialect, config, &worker).ok()
 }
 
 /// Copies the top-level section `name` (its document key) of `from` into `into`; `false` for an

@@ -25,7 +25,7 @@ use super::plan::{Plan, plan};
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::config::patch::{self, PatchError};
-use crate::daemon::store::{self, Revision};
+use crate::reconcile::store::{self, Revision};
 
 /// Validates a document (both passes, against the installed kresd); errors carry pointers.
 pub type Validator = Arc<dyn Fn(&serde_json::Value) -> Result<Arc<Config>, Report> + Send + Sync>;
@@ -328,7 +328,7 @@ async fn handle_apply<B: Backend>(
     let etag = store::etag(&document);
     let unchanged = etag == current.etag && !request.force;
     if request.dry_run || unchanged {
-        let plan = plan(&current.config, &config);
+        let plan = plan(reconciler.dialect(), &current.config, &config);
         let (generation, etag) = (current.generation, current.etag.clone());
         return Ok(Outcome { generation, etag, unchanged: true, plan, steps: Vec::new(), phases: Vec::new() });
     }

@@ -15,7 +15,7 @@ fn config(text: &str) -> Config {
 }
 
 fn plan_of(old: &str, new: &str) -> Plan {
-    plan(&config(old), &config(new))
+    plan(crate::kresd::Dialect::Kresd5, &config(old), &config(new))
 }
 
 fn impacts(plan: &Plan) -> Vec<(&str, Impact)> {
@@ -435,7 +435,7 @@ fn hostname_is_rolling_when_graphite_uses_it() {
     let graphite = "monitoring:\n  graphite:\n    enable: true\n    host: 127.0.0.1\n";
     let old = config_on(graphite, &system);
     let new = config_on(&format!("hostname: dns1.example\n{graphite}"), &system);
-    assert_eq!(impacts(&plan(&old, &new)), [("/hostname", Rolling)]);
+    assert_eq!(impacts(&plan(crate::kresd::Dialect::Kresd5, &old, &new)), [("/hostname", Rolling)]);
 }
 
 #[test]
@@ -479,8 +479,8 @@ fn hot_lua_matches_the_rendered_worker_config() {
         "logging:\n  level: info\n  target: stderr\n  groups: [io, manager]\ncache:\n  ttl-min: 1m\n  ttl-max: 2h\n  ns-timeout: 1500ms\nnetwork:\n  tls:\n    cert-file: /b/cert.pem\n    key-file: /b/key.pem\nnsid: x\nhostname: h.example\n",
     );
     let old = config("nsid: y\n");
-    let lua = render(&new).expect("renders").replace('\'', "\"");
-    let plan = plan(&old, &new);
+    let lua = render(crate::kresd::Dialect::Kresd5, &new).expect("renders").replace('\'', "\"");
+    let plan = plan(crate::kresd::Dialect::Kresd5, &old, &new);
     assert!(!plan.hot_lua.is_empty());
     for chunk in &plan.hot_lua {
         let statement = chunk.strip_prefix("do ").and_then(|c| c.strip_suffix(" end")).expect("a do block");

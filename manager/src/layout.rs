@@ -12,7 +12,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::privileges::User;
+use nix::unistd::{Gid, Uid};
+
 use crate::backend::{CacheGc, ManagerProgram, Output, Program, Setup};
 use crate::config::Config;
 
@@ -36,6 +37,10 @@ pub struct Timeouts {
     /// One control-socket command.
     pub control: Duration,
 }
+
+/// How long the supervised manager may take from its spawn to `READY=1` (every worker started
+/// and answering) before supervisord gives up on it.
+pub const MANAGER_READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The default drain time: enough for a client to get its answers and leave, short enough for
 /// a rolling restart of many workers when something keeps a worker busy.
@@ -273,7 +278,36 @@ pub fn manager_program(
 ) -> ManagerProgram {
     ManagerProgram {
         command: manager_command(exe, files, layout, binaries, timeouts),
-        ready_timeout: super::service::MANAGER_READY_TIMEOUT,
+        ready_timeout: MANAGER_READY_TIMEOUT,
+    }
+}
+
+/// An unprivileged user, looked up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    /// The name of the user's primary group (its number when the group has no entry).
+    pub group: String,
+    pub uid: Uid,
+    pub gid: Gid,
+    pub home: PathBuf,
+}
+
+impl User {
+    /// The user `name` and its primary group.
+    pub fn lookup(name: &str) -> Result<User, String> {
+        let user = nix::unistd::User::from_name(name).map_err(|e| format!("cannot look up the user {name}: {e}"))?;
+        let Some(user) = user else {
+            return Err(format!(
+                "there is no user `{name}` to run the service as; install knot-resolver (which creates `{}`), \
+                 name another one with --user, or run everything as root with --user root",
+                DEFAULT_USER
+            ));
+        };
+        let group =
+            nix::unistd::Group::from_gid(user.gid).map_err(|e| format!("cannot look up the group of {name}: {e}"))?;
+        let group = group.map_or_else(|| user.gid.to_string(), |g| g.name);
+        Ok(User { name: name.to_owned(), group, uid: user.uid, gid: user.gid, home: user.dir })
     }
 }
 

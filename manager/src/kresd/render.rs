@@ -1,5 +1,6 @@
-//! Rendering a resolved config into the Lua configuration of one kresd 5.6 worker, with
-//! minijinja templates from `templates/kresd/` (compiled into the binary).
+//! Rendering a resolved config into the Lua configuration of one kresd worker, in the target's
+//! [`Dialect`], with minijinja templates from `templates/kresd5/` or `templates/kresd6/`
+//! (compiled into the binary).
 //!
 //! Templates are rendered in strict-undefined mode, and a custom formatter refuses to print any
 //! string that did not go through the `lua` filter ([`lua::literal`]): the only way a config
@@ -7,30 +8,30 @@
 //! from the operator's `lua` section (`lua.script`, `lua.script-file`), which the `lua_code`
 //! filter passes through on purpose.
 
-pub mod lua;
-
 use std::path::PathBuf;
 
 use minijinja::{Environment, UndefinedBehavior, Value};
 
+use super::Dialect;
+use super::lua;
 use crate::config::Config;
 
-/// The templates, by name. `worker.lua.j2` is the entry point; it includes one template per
-/// config section.
-const TEMPLATES: &[(&str, &str)] = &[
-    ("worker.lua.j2", include_str!("../../../templates/kresd/worker.lua.j2")),
-    ("basics.lua.j2", include_str!("../../../templates/kresd/basics.lua.j2")),
-    ("options.lua.j2", include_str!("../../../templates/kresd/options.lua.j2")),
-    ("network.lua.j2", include_str!("../../../templates/kresd/network.lua.j2")),
-    ("cache.lua.j2", include_str!("../../../templates/kresd/cache.lua.j2")),
-    ("dnssec.lua.j2", include_str!("../../../templates/kresd/dnssec.lua.j2")),
-    ("logging.lua.j2", include_str!("../../../templates/kresd/logging.lua.j2")),
-    ("monitoring.lua.j2", include_str!("../../../templates/kresd/monitoring.lua.j2")),
-    ("dns64.lua.j2", include_str!("../../../templates/kresd/dns64.lua.j2")),
-    ("views.lua.j2", include_str!("../../../templates/kresd/views.lua.j2")),
-    ("local_data.lua.j2", include_str!("../../../templates/kresd/local_data.lua.j2")),
-    ("forward.lua.j2", include_str!("../../../templates/kresd/forward.lua.j2")),
-    ("lua.lua.j2", include_str!("../../../templates/kresd/lua.lua.j2")),
+/// The kresd 5 templates, by name. `worker.lua.j2` is the entry point; it includes one template
+/// per config section.
+const KRESD5: &[(&str, &str)] = &[
+    ("worker.lua.j2", include_str!("../../../templates/kresd5/worker.lua.j2")),
+    ("basics.lua.j2", include_str!("../../../templates/kresd5/basics.lua.j2")),
+    ("options.lua.j2", include_str!("../../../templates/kresd5/options.lua.j2")),
+    ("network.lua.j2", include_str!("../../../templates/kresd5/network.lua.j2")),
+    ("cache.lua.j2", include_str!("../../../templates/kresd5/cache.lua.j2")),
+    ("dnssec.lua.j2", include_str!("../../../templates/kresd5/dnssec.lua.j2")),
+    ("logging.lua.j2", include_str!("../../../templates/kresd5/logging.lua.j2")),
+    ("monitoring.lua.j2", include_str!("../../../templates/kresd5/monitoring.lua.j2")),
+    ("dns64.lua.j2", include_str!("../../../templates/kresd5/dns64.lua.j2")),
+    ("views.lua.j2", include_str!("../../../templates/kresd5/views.lua.j2")),
+    ("local_data.lua.j2", include_str!("../../../templates/kresd5/local_data.lua.j2")),
+    ("forward.lua.j2", include_str!("../../../templates/kresd5/forward.lua.j2")),
+    ("lua.lua.j2", include_str!("../../../templates/kresd5/lua.lua.j2")),
 ];
 
 /// Why a config could not be rendered. A config that passed validation and fails here is a bug
@@ -48,14 +49,31 @@ pub struct WorkerContext {
     pub control_socket: PathBuf,
 }
 
-/// Renders the Lua configuration of one worker.
-pub fn render_worker(config: &Config, worker: &WorkerContext) -> Result<String, RenderError> {
-    // Compiled once per process: the manager renders every worker's Lua (twice per change, for
-    // the plan's comparison) and compiling the templates costs more than rendering them.
-    static ENVIRONMENT: std::sync::OnceLock<Result<Environment<'static>, minijinja::Error>> =
-        std::sync::OnceLock::new();
-    let env =
-        ENVIRONMENT.get_or_init(environment).as_ref().map_err(|e| minijinja::Error::new(e.kind(), e.to_string()))?;
+/// The templates of `dialect`.
+fn templates(dialect: Dialect) -> &'static [(&'static str, &'static str)] {
+    match dialect {
+        Dialect::Kresd5 => KRESD5,
+        // kresd 6 starts on kresd 5's Lua and answers its local data; its own templates (the
+        // rules database, the policy loader) replace these.
+        Dialect::Kresd6 => KRESD5,
+    }
+}
+
+/// Renders the Lua configuration of one worker for a kresd of `dialect`.
+pub fn render_worker(dialect: Dialect, config: &Config, worker: &WorkerContext) -> Result<String, RenderError> {
+    // Compiled once per process and dialect: the manager renders every worker's Lua (twice per
+    // change, for the plan's comparison) and compiling the templates costs more than rendering.
+    type Compiled = std::sync::OnceLock<Result<Environment<'static>, minijinja::Error>>;
+    static KRESD5_ENVIRONMENT: Compiled = std::sync::OnceLock::new();
+    static KRESD6_ENVIRONMENT: Compiled = std::sync::OnceLock::new();
+    let compiled = match dialect {
+        Dialect::Kresd5 => &KRESD5_ENVIRONMENT,
+        Dialect::Kresd6 => &KRESD6_ENVIRONMENT,
+    };
+    let env = compiled
+        .get_or_init(|| environment(templates(dialect)))
+        .as_ref()
+        .map_err(|e| minijinja::Error::new(e.kind(), e.to_string()))?;
     let template = env.get_template("worker.lua.j2")?;
     Ok(template.render(minijinja::context! {
         config => Value::from_serialize(config),
@@ -63,7 +81,7 @@ pub fn render_worker(config: &Config, worker: &WorkerContext) -> Result<String, 
     })?)
 }
 
-fn environment() -> Result<Environment<'static>, minijinja::Error> {
+fn environment(templates: &'static [(&'static str, &'static str)]) -> Result<Environment<'static>, minijinja::Error> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
@@ -88,7 +106,7 @@ fn environment() -> Result<Environment<'static>, minijinja::Error> {
     env.add_filter("millis", |text: String| quantity(schema_core::Duration::parse(&text).map(|d| d.millis())));
     env.add_filter("minutes", |text: String| quantity(schema_core::Duration::parse(&text).map(|d| d.seconds() / 60)));
     env.add_filter("port", |text: String| split_port(&text).1.map_or(Value::from(()), Value::from));
-    for (name, source) in TEMPLATES {
+    for (name, source) in templates {
         env.add_template(name, source)?;
     }
     Ok(env)
@@ -116,7 +134,7 @@ mod tests {
 
     #[test]
     fn a_string_without_the_lua_filter_is_refused() {
-        let mut env = environment().expect("environment");
+        let mut env = environment(KRESD5).expect("environment");
         env.add_template("bad", "x = {{ text }}").expect("parses");
         let err = env.get_template("bad").expect("exists").render(minijinja::context! { text => "os.exit()" });
         assert!(err.unwrap_err().to_string().contains("without the `lua` filter"));
@@ -126,7 +144,7 @@ mod tests {
 
     #[test]
     fn quantities_become_numbers() {
-        let env = environment().expect("environment");
+        let env = environment(KRESD5).expect("environment");
         let out =
             env.render_str("{{ '1M' | bytes }} {{ '2m' | seconds }} {{ '1500ms' | millis }} {{ '2h' | minutes }}", ());
         assert_eq!(out.expect("renders"), "1048576 120 1500 120");
