@@ -24,6 +24,16 @@ pub struct Binaries {
     pub cache_gc: PathBuf,
 }
 
+impl Binaries {
+    /// `kresd`, and `cache_gc` or else the `kres-cache-gc` in kresd's directory: each kresd
+    /// major ships its own GC for its own cache format (`/usr/sbin` for Debian's 5.6,
+    /// `/opt/kr6/sbin` for the tests' 6.5.0).
+    pub fn new(kresd: PathBuf, cache_gc: Option<PathBuf>) -> Binaries {
+        let cache_gc = cache_gc.unwrap_or_else(|| kresd.with_file_name("kres-cache-gc"));
+        Binaries { kresd, cache_gc }
+    }
+}
+
 /// Time limits of the process tree.
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
@@ -397,6 +407,14 @@ mod tests {
         assert!(chown_dir(&top.join("dir-link"), (65534, 65534), Entries::All).is_err());
         assert_eq!(uid(&outside), 0);
         std::fs::remove_dir_all(&top).unwrap();
+    }
+
+    #[test]
+    fn the_cache_gc_is_the_one_next_to_kresd_unless_named() {
+        let next = Binaries::new("/opt/kr6/sbin/kresd".into(), None);
+        assert_eq!(next.cache_gc, Path::new("/opt/kr6/sbin/kres-cache-gc"));
+        let named = Binaries::new("/usr/sbin/kresd".into(), Some("/usr/local/sbin/gc".into()));
+        assert_eq!(named.cache_gc, Path::new("/usr/local/sbin/gc"));
     }
 
     #[test]

@@ -152,7 +152,7 @@ async fn fixture_guarded(refuse_canary: bool, guard: impl FnOnce(&Path) -> Guard
     let text = std::fs::read_to_string(&file).unwrap();
     let document = schema_core::yaml::parse(&text, Some("config.yaml")).expect("parses").to_json();
     let config = validate(&document).expect("valid");
-    let binaries = Binaries { kresd: kresd.clone(), cache_gc: "/usr/sbin/kres-cache-gc".into() };
+    let binaries = Binaries::new(kresd.clone(), None);
     let timeouts =
         Timeouts { drain: Duration::from_millis(20), control: Duration::from_millis(500), ..Timeouts::default() };
     let mut backend = FakeBackend::new();

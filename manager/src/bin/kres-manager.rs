@@ -31,9 +31,10 @@ struct Args {
     /// The kresd executable.
     #[arg(long, value_name = "PATH", env = "KRES_KRESD", default_value = "/usr/sbin/kresd")]
     kresd: PathBuf,
-    /// The cache garbage collector executable.
-    #[arg(long, value_name = "PATH", env = "KRES_CACHE_GC", default_value = "/usr/sbin/kres-cache-gc")]
-    cache_gc: PathBuf,
+    /// The cache garbage collector executable [default: kres-cache-gc next to the kresd, so that
+    /// `--kresd /opt/kr6/sbin/kresd` gets kresd 6's own GC].
+    #[arg(long, value_name = "PATH", env = "KRES_CACHE_GC")]
+    cache_gc: Option<PathBuf>,
     /// Where the accepted config is kept across manager restarts [default: <rundir>/state].
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
@@ -64,7 +65,7 @@ fn drain_timeout(text: &str) -> Result<std::time::Duration, String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     let timeouts = Timeouts { drain: args.drain_timeout, ..Timeouts::default() };
-    let binaries = Binaries { kresd: args.kresd.clone(), cache_gc: args.cache_gc.clone() };
+    let binaries = Binaries::new(args.kresd.clone(), args.cache_gc.clone());
     if args.supervised {
         tracing_subscriber::fmt()
             .with_target(false)
