@@ -111,13 +111,13 @@ async fn statistics_are_read_and_parsed() {
     // The rendered config loads the stats module.
     assert!(kresd.lua.contains("modules.load('stats')"), "{}", kresd.lua);
     assert_eq!(kresd.query("example.com", "A").rcode, "REFUSED");
-    let list = control::json(&kresd.control_socket(), "stats.list()", TIMEOUT).await.unwrap();
-    let list = list.as_object().unwrap_or_else(|| panic!("{list}"));
-    for key in ["answer.total", "answer.1ms", "answer.slow", "query.dnssec", "request.udp", "request.doh"] {
-        assert!(list.contains_key(key), "{key} missing from {list:?}");
-    }
+    // The counters are read under the same names from both majors (5.6 lists them flat, 6.x
+    // nests them by their first part).
     let mut control = connect(&kresd).await;
     let stats = stats::stats(&mut control, TIMEOUT).await.unwrap();
+    for key in ["answer.total", "answer.1ms", "answer.slow", "query.dnssec", "request.udp", "request.doh"] {
+        assert!(stats.list.contains_key(key), "{key} missing from {stats:?}");
+    }
     assert!(stats.list["request.udp"] >= 1.0, "{stats:?}");
     assert!(stats.list["answer.total"] >= 1.0, "{stats:?}");
     assert!(stats.worker.queries >= 1, "{stats:?}");

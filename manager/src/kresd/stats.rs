@@ -1,8 +1,10 @@
-//! The statistics of one kresd 5.6 worker, read over its control socket in one exchange:
+//! The statistics of one kresd worker, read over its control socket in one exchange:
 //! `stats.list()` of the `stats` module (which the rendered config loads) and `worker.stats()`.
 //!
 //! In 5.6 `stats.list()` is a flat table of counters keyed `answer.noerror`, `request.udp`,
-//! `query.dnssec`, ... (6.x nests them), kept here as it is. `worker.stats()` is the worker's
+//! `query.dnssec`, ...; 6.x nests the same counters (`answer = { noerror = 0, ... }`) and adds
+//! some (`request.doq`, `answer.stale`). Both read into the flat form, so the metrics of the
+//! two majors are named alike. `worker.stats()` is the worker's
 //! own counters and its `getrusage`. kresd's `tojson` writes large counters in exponent form
 //! (`1.234567890123457e+17`), so counters are read from any JSON number.
 
@@ -86,16 +88,38 @@ pub async fn stats(control: &mut Control, timeout: Duration) -> Result<Stats, Co
 /// [`Stats`] from the JSON of [`STATS_EXPR`]. An empty Lua table is `{}` in kresd's JSON, but
 /// `[]` is accepted too for an empty `stats.list()`.
 pub fn parse(socket: &std::path::Path, mut value: serde_json::Value) -> Result<Stats, ControlError> {
-    if let Some(list) = value.get_mut("list")
-        && list.as_array().is_some_and(Vec::is_empty)
-    {
-        *list = serde_json::Value::Object(serde_json::Map::new());
+    if let Some(list) = value.get_mut("list") {
+        if list.as_array().is_some_and(Vec::is_empty) {
+            *list = serde_json::Value::Object(serde_json::Map::new());
+        } else if let serde_json::Value::Object(tables) = list {
+            let mut flat = serde_json::Map::new();
+            flatten("", std::mem::take(tables), &mut flat);
+            *tables = flat;
+        }
     }
     Stats::deserialize(&value).map_err(|source| ControlError::Json {
         socket: socket.into(),
         source,
         excerpt: super::control::excerpt(value.to_string().as_bytes()),
     })
+}
+
+/// `{"answer": {"total": 1}}` → `{"answer.total": 1}` (kresd 6's nesting, any depth); keys that
+/// are flat already (kresd 5.6) stay as they are.
+fn flatten(
+    prefix: &str,
+    table: serde_json::Map<String, serde_json::Value>,
+    into: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    for (key, value) in table {
+        let name = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
+        match value {
+            serde_json::Value::Object(inner) => flatten(&name, inner, into),
+            other => {
+                into.insert(name, other);
+            }
+        }
+    }
 }
 
 /// A non-negative count from any JSON number (`12`, `1.2e+17`).
@@ -133,6 +157,30 @@ mod tests {
         assert_eq!(stats.worker.queries, 1);
         assert_eq!(stats.worker.csw, 1149);
         assert_eq!(stats.worker.usertime, 0.041069);
+    }
+
+    /// kresd 6.5.0's nesting of the same counters (part of a capture).
+    #[test]
+    fn kresd_6_nested_statistics_read_as_5_6_flat_ones() {
+        let worker = r#""worker":{"udp":0,"err_udp":0,"err_tcp":0,"err_tls":0,"tls":0,"usertime":0.04,"systime":0.05,"pagefaults":2,"swaps":0,"csw":11,"tcp":0,"ipv6":0,"ipv4":0,"rss":3,"err_http":0,"queries":1,"concurrent":0,"dropped":0,"timeout":0}"#;
+        let six = format!(
+            r#"{{"list":{{"request":{{"total":1,"udp":1,"doq":0}},"answer":{{"total":1,"1ms":1,"stale":0}},"query":{{"dnssec":0}}}},{worker}}}"#
+        );
+        let stats = parsed(&six).expect("parses");
+        let keys: Vec<&str> = stats.list.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "answer.1ms",
+                "answer.stale",
+                "answer.total",
+                "query.dnssec",
+                "request.doq",
+                "request.total",
+                "request.udp"
+            ]
+        );
+        assert_eq!(stats.list["answer.total"], 1.0);
     }
 
     #[test]
