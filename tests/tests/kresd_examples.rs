@@ -75,14 +75,15 @@ fn every_example_runs_in_kresd_and_answers_its_local_data() {
     }
 }
 
+/// For each major, whichever kresd the tests run: the kresd 5 snapshots are `example-NAME`, the
+/// kresd 6 ones `example-NAME-kresd6`.
 #[test]
 fn examples_render_to_reviewed_lua() {
     for (name, example) in examples() {
         let yaml = serde_json::to_string(&example).expect("serializes");
-        let validated = kres_tests::kresd::validate(&yaml);
-        let worker = kres_manager::kresd::render::WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
-        let lua = kres_manager::kresd::render::render_worker(kres_tests::kresd::dialect(), &validated.config, &worker)
-            .expect("renders");
-        insta::assert_snapshot!(format!("example-{name}"), lua);
+        let five = kres_tests::kresd::render_for(schema_core::Version::new(5, 6, 0), &yaml);
+        insta::assert_snapshot!(format!("example-{name}"), five);
+        let six = kres_tests::kresd::render_for(schema_core::Version::new(6, 5, 0), &yaml);
+        insta::assert_snapshot!(format!("example-{name}-kresd6"), six);
     }
 }

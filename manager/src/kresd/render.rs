@@ -32,6 +32,22 @@ const KRESD5: &[(&str, &str)] = &[
     ("local_data.lua.j2", include_str!("../../../templates/kresd5/local_data.lua.j2")),
     ("forward.lua.j2", include_str!("../../../templates/kresd5/forward.lua.j2")),
     ("lua.lua.j2", include_str!("../../../templates/kresd5/lua.lua.j2")),
+    ("dialect.lua.j2", include_str!("../../../templates/kresd5/dialect.lua.j2")),
+    ("rate_limiting.lua.j2", include_str!("../../../templates/kresd5/rate_limiting.lua.j2")),
+    ("defer.lua.j2", include_str!("../../../templates/kresd5/defer.lua.j2")),
+    ("rules_begin.lua.j2", include_str!("../../../templates/kresd5/rules_begin.lua.j2")),
+    ("rules_end.lua.j2", include_str!("../../../templates/kresd5/rules_end.lua.j2")),
+];
+
+/// The kresd 6 templates that differ from kresd 5's, by name; every other section is rendered
+/// by kresd 5's template (kresd 6 runs that Lua unchanged: checked by the end-to-end suites on
+/// both majors).
+const KRESD6: &[(&str, &str)] = &[
+    ("dialect.lua.j2", include_str!("../../../templates/kresd6/dialect.lua.j2")),
+    ("rate_limiting.lua.j2", include_str!("../../../templates/kresd6/rate_limiting.lua.j2")),
+    ("defer.lua.j2", include_str!("../../../templates/kresd6/defer.lua.j2")),
+    ("rules_begin.lua.j2", include_str!("../../../templates/kresd6/rules_begin.lua.j2")),
+    ("rules_end.lua.j2", include_str!("../../../templates/kresd6/rules_end.lua.j2")),
 ];
 
 /// Why a config could not be rendered. A config that passed validation and fails here is a bug
@@ -49,14 +65,16 @@ pub struct WorkerContext {
     pub control_socket: PathBuf,
 }
 
-/// The templates of `dialect`.
-fn templates(dialect: Dialect) -> &'static [(&'static str, &'static str)] {
-    match dialect {
-        Dialect::Kresd5 => KRESD5,
-        // kresd 6 starts on kresd 5's Lua and answers its local data; its own templates (the
-        // rules database, the policy loader) replace these.
-        Dialect::Kresd6 => KRESD5,
-    }
+/// The templates of `dialect`: kresd 5's, with kresd 6's own in place of the same names.
+fn templates(dialect: Dialect) -> Vec<(&'static str, &'static str)> {
+    let own: &[(&str, &str)] = match dialect {
+        Dialect::Kresd5 => &[],
+        Dialect::Kresd6 => KRESD6,
+    };
+    KRESD5
+        .iter()
+        .map(|(name, source)| own.iter().find(|(own_name, _)| own_name == name).copied().unwrap_or((name, source)))
+        .collect()
 }
 
 /// Renders the Lua configuration of one worker for a kresd of `dialect`.
@@ -81,7 +99,7 @@ pub fn render_worker(dialect: Dialect, config: &Config, worker: &WorkerContext) 
     })?)
 }
 
-fn environment(templates: &'static [(&'static str, &'static str)]) -> Result<Environment<'static>, minijinja::Error> {
+fn environment(templates: Vec<(&'static str, &'static str)>) -> Result<Environment<'static>, minijinja::Error> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
@@ -134,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_string_without_the_lua_filter_is_refused() {
-        let mut env = environment(KRESD5).expect("environment");
+        let mut env = environment(templates(Dialect::Kresd5)).expect("environment");
         env.add_template("bad", "x = {{ text }}").expect("parses");
         let err = env.get_template("bad").expect("exists").render(minijinja::context! { text => "os.exit()" });
         assert!(err.unwrap_err().to_string().contains("without the `lua` filter"));
@@ -144,11 +162,56 @@ mod tests {
 
     #[test]
     fn quantities_become_numbers() {
-        let env = environment(KRESD5).expect("environment");
+        let env = environment(templates(Dialect::Kresd5)).expect("environment");
         let out =
             env.render_str("{{ '1M' | bytes }} {{ '2m' | seconds }} {{ '1500ms' | millis }} {{ '2h' | minutes }}", ());
         assert_eq!(out.expect("renders"), "1048576 120 1500 120");
         assert!(env.render_str("{{ 'x' | bytes }}", ()).is_err());
+    }
+
+    fn render(dialect: Dialect, yaml: &str) -> String {
+        let document = schema_core::yaml::parse(yaml, Some("t.yaml")).expect("parses");
+        let version = match dialect {
+            Dialect::Kresd5 => schema_core::Version::new(5, 6, 0),
+            Dialect::Kresd6 => schema_core::Version::new(6, 5, 0),
+        };
+        let system = schema_core::FakeSystem { version: Some(version), ..Default::default() };
+        let config = crate::config::validate(&document, &system, Default::default()).expect("valid").config;
+        let worker = WorkerContext { id: 0, control_socket: "/run/kr/control/kresd0".into() };
+        render_worker(dialect, &config, &worker).expect("renders")
+    }
+
+    #[test]
+    fn kresd6_templates_replace_kresd5_ones_of_the_same_name() {
+        for (name, _) in KRESD6 {
+            assert!(
+                KRESD5.iter().any(|(five, _)| five == name),
+                "{name} replaces nothing: include it from worker.lua.j2"
+            );
+        }
+    }
+
+    #[test]
+    fn kresd6_sets_up_rate_limiting_and_defer_on_tables_named_by_their_parameters() {
+        let yaml = "rate-limiting:\n  enable: true\n  rate-limit: 100\ndefer:\n  log-period: 1m\n";
+        let lua = render(Dialect::Kresd6, yaml);
+        assert!(
+            lua.contains(
+                r#"C.ratelimiting_init("ratelimiting-524288-50-100-2-0-on", 524288, 50, 100, 2, 0, false) == 0"#
+            ),
+            "{lua}"
+        );
+        assert!(lua.contains(r#"C.defer_init("defer-60000", 60000, 1) == 0"#), "{lua}");
+        let off = render(Dialect::Kresd6, "defer:\n  enable: false\n");
+        assert!(off.contains("C.defer_init(nil, 0, 0) == 0") && !off.contains("ratelimiting_init"), "{off}");
+        let five = render(Dialect::Kresd5, "defer:\n  enable: false\n");
+        assert!(!five.contains("defer_init") && !five.contains("ratelimiting_init"), "{five}");
+    }
+
+    #[test]
+    fn kresd6_listens_on_quic() {
+        let lua = render(Dialect::Kresd6, "network:\n  listen:\n    - interface: 127.0.0.1@8853\n      kind: doq\n");
+        assert!(lua.contains(r#"net.listen("127.0.0.1", 8853, { kind = "doq", freebind = false })"#), "{lua}");
     }
 
     #[test]
