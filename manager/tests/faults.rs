@@ -1194,7 +1194,13 @@ fn udp_counts(service: &Service) -> BTreeMap<String, u64> {
     service
         .workers()
         .keys()
-        .map(|w| (w.clone(), control(service, w, "stats.get('request.udp')").parse().unwrap_or(0)))
+        // kresd 5.6 names the counter flat; 6.x nests it (`stats.get` there knows only some).
+        .map(|w| {
+            (
+                w.clone(),
+                control(service, w, "stats.get('request.udp') or stats.list().request.udp").parse().unwrap_or(0),
+            )
+        })
         .collect()
 }
 

@@ -1,4 +1,4 @@
-//! Real kresd 5.6 for end-to-end tests: render a config, start kresd on loopback with it, ask it
+//! Real kresd (5.6, or 6.x with `KRES_KRESD`) for end-to-end tests: render a config, start kresd on loopback with it, ask it
 //! DNS questions with `kdig`, and stop it (when dropped) leaving nothing behind.
 
 use std::net::{TcpListener, UdpSocket};
@@ -19,6 +19,16 @@ pub fn target() -> Target {
             Target::find(&kres_manager::kresd::kresd_path()).unwrap_or_else(|e| panic!("the tests' kresd: {e}"))
         })
         .clone()
+}
+
+/// The tests' kresd executable (every test that starts a kresd starts this one).
+pub fn binary() -> PathBuf {
+    target().path.expect("found by path")
+}
+
+/// The kres-cache-gc of the tests' kresd (the one next to it: each major has its own).
+pub fn cache_gc_binary() -> PathBuf {
+    kres_manager::layout::Binaries::new(binary(), None).cache_gc
 }
 
 /// The Lua dialect of the tests' kresd.
@@ -91,8 +101,14 @@ impl Drop for TempDir {
 
 /// Validates a YAML config for kresd 5.6 (panicking with the report when it is invalid).
 pub fn validate(yaml: &str) -> Validated {
+    validate_for(target().version.expect("the tests' kresd has a version"), yaml)
+}
+
+/// Like [`validate`], for a kresd of `version` (tests of rendering that do not depend on the
+/// installed kresd).
+pub fn validate_for(version: Version, yaml: &str) -> Validated {
     let document = schema_core::yaml::parse(yaml, Some("test.yaml")).unwrap_or_else(|r| panic!("{r}"));
-    let system = FakeSystem { version: Some(Version::new(5, 6, 0)), ..Default::default() };
+    let system = FakeSystem { version: Some(version), ..Default::default() };
     config::validate(&document, &system, ResolveOptions::default()).unwrap_or_else(|r| panic!("{r}\n---\n{yaml}"))
 }
 
@@ -168,7 +184,7 @@ impl Kresd {
     pub fn start_lua(lua: &str, port: u16, dir: TempDir) -> Result<Kresd, String> {
         let config = dir.0.join("worker.lua");
         std::fs::write(&config, lua).expect("write config");
-        let child = Command::new("/usr/sbin/kresd")
+        let child = Command::new(binary())
             .arg("-n")
             .arg("-c")
             .arg(&config)
@@ -292,11 +308,18 @@ pub const REFUSE_THE_REST: &str = "lua:\n  script: policy.add(policy.all(policy.
 /// name is refused.
 pub const ANSWER_ONLY: &str = "lua:\n  script: |\n    policy.add(policy.suffix(policy.ANSWER({ [kres.type.A] = { rdata = kres.str2ip('192.0.2.7'), ttl = 300 } }), { todname('answer.example.') }))\n    policy.add(policy.all(policy.REFUSE))\n";
 
-/// The Lua a YAML config renders to for worker 0 (validated for kresd 5.6).
+/// The Lua a YAML config renders to for worker 0 of kresd 5.6, whichever kresd the tests run
+/// (for the reviewed snapshots).
 pub fn render(yaml: &str) -> String {
-    let validated = validate(yaml);
+    render_for(Version::new(5, 6, 0), yaml)
+}
+
+/// The Lua a YAML config renders to for worker 0 of a kresd of `version`.
+pub fn render_for(version: Version, yaml: &str) -> String {
+    let validated = validate_for(version, yaml);
     let worker = WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
-    render::render_worker(crate::kresd::dialect(), &validated.config, &worker).unwrap_or_else(|e| panic!("{e}"))
+    let dialect = Dialect::of(Some(version)).unwrap_or_else(|e| panic!("{e}"));
+    render::render_worker(dialect, &validated.config, &worker).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The rendered Lua from the line starting with `start` up to (without) the one starting with

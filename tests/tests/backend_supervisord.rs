@@ -34,10 +34,10 @@ fn setup(dir: &Path, port: u16) -> Setup {
     Setup {
         rundir: dir.to_owned(),
         kresd_dir: dir.to_owned(),
-        kresd: "/usr/sbin/kresd".into(),
+        kresd: kres_tests::kresd::binary(),
         worker_configs,
         canary_config: Some(canary),
-        cache_gc_binary: "/usr/sbin/kres-cache-gc".into(),
+        cache_gc_binary: kres_tests::kresd::cache_gc_binary(),
         cache_gc: None,
         ready_timeout: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(3),

@@ -21,12 +21,21 @@ fn render_with_cqueues(yaml: &str) -> String {
     let validated =
         kres_manager::config::validate(&document, &system, Default::default()).unwrap_or_else(|r| panic!("{r}"));
     let worker = WorkerContext { id: 0, control_socket: "/run/kres/control/0".into() };
-    render::render_worker(kres_tests::kresd::dialect(), &validated.config, &worker).unwrap_or_else(|e| panic!("{e}"))
+    render::render_worker(kres_manager::kresd::Dialect::Kresd5, &validated.config, &worker)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Static addresses (hints) for names under `example.`, which the policy lets through; every
 /// other name is refused.
-const HINTS: &str = "lua:\n  script: |\n    modules.load('hints')\n    hints.set('v4only.example 192.0.2.33')\n    hints.set('inner.example 10.1.2.3')\n    policy.add(policy.suffix(policy.PASS, { todname('example.') }))\n    policy.add(policy.all(policy.REFUSE))\n";
+/// Two local addresses, and every other name refused (the config's own local data, which both
+/// kresd majors answer the same way; kresd 6's `hints` live in its rules database, which a
+/// `policy.PASS` rule skips).
+/// The `hints` module's answer for `v4only.example` (NODATA for its AAAA, which DNS64 turns into
+/// a synthesized answer), without policy rules (in kresd 6 hints are rules, which policy rules
+/// come before).
+const HINTS_MODULE: &str = "lua:\n  script: |\n    modules.load('hints')\n    hints.set('v4only.example 192.0.2.33')\n";
+
+const LOCAL_ADDRESSES: &str = "local-data:\n  addresses:\n    v4only.example: 192.0.2.33\n    inner.example: 10.1.2.3\nlua:\n  script: policy.add(policy.all(policy.REFUSE))\n";
 
 const NETWORK_FULL: &str = "  do-ipv6: false
   out-interface-v4: 127.0.0.1
@@ -78,7 +87,8 @@ fn edns_buffer_pipeline_and_outgoing_settings_take_effect() {
     // The downstream size is what clients are told.
     let out = kdig(kresd.port, "answer.example", "A", &["+bufsize=4096"]);
     assert!(out.contains("UDP size: 4096 B"), "{out}");
-    assert_eq!(kresd.control("net.bufsize()"), "4096\t-- result # 1\n1400\t-- result # 2");
+    // One value (kresd 5.6 and 6 print several results of one command differently).
+    assert_eq!(kresd.control("table.concat({net.bufsize()}, ' ')"), "'4096 1400'");
     assert_eq!(kresd.control("net.tcp_pipeline()"), "50");
     assert_eq!(kresd.control("net.ipv4"), "true");
     assert_eq!(kresd.control("net.ipv6"), "false");
@@ -97,13 +107,13 @@ fn edns_tcp_keepalive_on_by_default() {
     let kresd = Kresd::start(&config(ANSWER_ONLY)).unwrap_or_else(|e| panic!("{e}"));
     let out = kdig(kresd.port, "answer.example", "A", &["+tcp", "+ednsopt=11"]);
     assert!(out.contains("Option (11)"), "{out}");
-    assert_eq!(kresd.control("net.bufsize()"), "1232\t-- result # 1\n1232\t-- result # 2");
+    assert_eq!(kresd.control("table.concat({net.bufsize()}, ' ')"), "'1232 1232'");
 }
 
 #[test]
 fn address_renumbering_rewrites_answers() {
     let kresd = Kresd::start(&config(&format!(
-        "  address-renumbering:\n    - source: 10.0.0.0/8\n      destination: 192.0.2.0/24\n{HINTS}"
+        "  address-renumbering:\n    - source: 10.0.0.0/8\n      destination: 192.0.2.0/24\n{LOCAL_ADDRESSES}"
     )))
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(kresd.query("inner.example", "A").data(), vec!["192.1.2.3"]);
@@ -113,7 +123,7 @@ fn address_renumbering_rewrites_answers() {
 #[test]
 fn dns64_synthesizes_aaaa_from_a() {
     let kresd = Kresd::start(&config(&format!(
-        "dns64:\n  enable: true\n  prefix: '2001:db8:64::/96'\n  reverse-ttl: 2m\n  exclude-subnets: ['::ffff:0:0/96']\n{HINTS}"
+        "dns64:\n  enable: true\n  prefix: '2001:db8:64::/96'\n  reverse-ttl: 2m\n  exclude-subnets: ['::ffff:0:0/96']\n{HINTS_MODULE}"
     )))
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(kresd.query("v4only.example", "AAAA").data(), vec!["2001:db8:64::c000:221"]);

@@ -1,5 +1,5 @@
-//! Each config section rendered for kresd 5.6 and checked against a real kresd: the Lua is
-//! accepted, and DNS answers show the section doing what the config says.
+//! Each config section rendered for the tests' kresd (5.6, or 6.x with `KRES_KRESD`) and checked
+//! against it: the Lua is accepted, and DNS answers show the section doing what the config says.
 
 use kres_tests::kresd::{Kresd, config};
 
@@ -44,4 +44,53 @@ fn dnssec_trust_anchors_and_negative_anchors_reach_kresd() {
     assert!(insecure.contains("bad.example"), "{insecure}");
     let modules = kresd.control("modules.list()");
     assert!(modules.contains("ta_sentinel") && modules.contains("ta_signal_query"), "{modules}");
+}
+
+/// Rate limiting, defer and a DNS over QUIC listener: served by kresd 6, and refused for kresd 5.6
+/// naming each feature and the version (whichever kresd the tests run).
+#[test]
+fn knot_resolver_6_features_serve_on_kresd_6_and_are_refused_for_5() {
+    let doq = kres_tests::kresd::free_port();
+    let yaml = format!(
+        "{}network:\n  listen:\n    - interface: 127.0.0.1@{{port}}\n    - interface: 127.0.0.1@{doq}\n      kind: doq\n\
+         rate-limiting:\n  enable: true\n  rate-limit: 5\n  instant-limit: 5\ndefer:\n  enable: true\n\
+         lua:\n  script: policy.add(policy.all(policy.REFUSE))\n",
+        kres_tests::kresd::OFFLINE
+    );
+    let target = kres_tests::kresd::target();
+    if target.dialect == kres_manager::kresd::Dialect::Kresd5 {
+        let yaml = yaml.replace("{port}", &kres_tests::kresd::free_port().to_string());
+        let document = schema_core::yaml::parse(&yaml, Some("t.yaml")).expect("parses");
+        let system = schema_core::FakeSystem { version: target.version, ..Default::default() };
+        let report = kres_manager::config::validate(&document, &system, Default::default()).expect_err("refused");
+        let text = report.to_string();
+        let installed = format!("the installed kresd is {}", target.version.expect("known"));
+        for feature in ["rate limiting", "defer", "DNS over QUIC (kind `doq`)"] {
+            assert!(text.contains(&format!("{feature} needs Knot Resolver 6; {installed}")), "{feature}: {text}");
+        }
+        return;
+    }
+    let kresd = Kresd::start(&yaml).unwrap_or_else(|e| panic!("{e}"));
+    // Over QUIC: answered (refused by the final rule).
+    let quic = kres_tests::kresd::kdig(doq, "example.com", "A", &["+quic"]);
+    assert!(quic.contains("QUIC session") && quic.contains("status: REFUSED"), "{quic}\n{}", kresd.output());
+    // 30 queries at once from one address, 5 allowed at once: of those over the limit, every
+    // second is answered truncated (slip 2) and the rest dropped.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.set_read_timeout(Some(std::time::Duration::from_millis(500))).expect("timeout");
+    for _ in 0..30 {
+        socket.send_to(&kres_tests::service::dns_query("example.com"), ("127.0.0.1", kresd.port)).expect("send");
+    }
+    let (mut answered, mut truncated) = (0, 0);
+    let mut buffer = [0u8; 512];
+    while let Ok(n) = socket.recv(&mut buffer) {
+        answered += 1;
+        if n >= 12 && buffer[2] & 0x02 != 0 {
+            truncated += 1;
+        }
+    }
+    assert!(truncated > 0 && answered < 30, "{answered} answered, {truncated} truncated\n{}", kresd.output());
+    // TCP is not limited (a client sent there by TC gets its answer).
+    let tcp = kres_tests::kresd::kdig(kresd.port, "example.com", "A", &["+tcp"]);
+    assert!(tcp.contains("status: REFUSED"), "{tcp}");
 }

@@ -595,7 +595,7 @@ event.after(200, function() result:write('DONE\n') result:close() os.exit(0) end
     );
     let wrapper_path = dir.join("wrapper.lua");
     std::fs::write(&wrapper_path, wrapper).expect("write wrapper");
-    let mut child = Command::new("/usr/sbin/kresd")
+    let mut child = Command::new(kres_tests::kresd::binary())
         .arg("-n")
         .arg("-c")
         .arg(&wrapper_path)
