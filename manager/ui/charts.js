@@ -41,6 +41,12 @@ export class RateChart {
       this.plot = this.create(names);
     }
     this.plot.setData([times, ...names.map((n) => series[n])]);
+    // What is plotted, readable without looking at pixels (by the browser tests, and by anyone
+    // inspecting the page): the number of points, the series, and the latest total.
+    const total = series.total ?? [];
+    this.element.dataset.points = String(times.length);
+    this.element.dataset.series = names.join(' ');
+    this.element.dataset.latestTotal = String(total.length ? total[total.length - 1] : 0);
   }
 
   create(names) {

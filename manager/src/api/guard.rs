@@ -29,7 +29,8 @@
 //! - **Rate limit**: after [`Limits::failures`] refusals within [`Limits::window`] from one
 //!   address (IPv6: one /64), every request from it is answered 429 with `Retry-After`, without
 //!   looking at its token, until the window has passed again; that is logged once, not per
-//!   request. At most [`MAX_TRACKED`] addresses are tracked; beyond that, new ones share one
+//!   request. A request for HTML without credentials (a browser before it is asked for them)
+//!   is neither counted nor logged: it guesses nothing. At most [`MAX_TRACKED`] addresses are tracked; beyond that, new ones share one
 //!   counter.
 //! - **Token files** are read at start (an unusable one stops the API from starting) and read
 //!   again when their metadata changes (checked at each request: a `stat`), so a token is
@@ -245,6 +246,12 @@ impl Guard {
             },
             Err(failure) => failure,
         };
+        if failure == Failure::Missing && super::ui::wants_html(headers) {
+            // A browser's first request to the page: it sends its credentials only once asked
+            // for them (by this 401). Not a guess, so neither counted nor logged, or a few
+            // tabs opened within a minute would lock their operator out.
+            return Err(ApiError::Unauthorized { message: failure.message(), invalid_token: false });
+        }
         let peer = peer_text(&peer);
         match self.limiter.failure(address, now) {
             Verdict::Counted => {

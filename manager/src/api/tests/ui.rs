@@ -160,3 +160,26 @@ async fn without_tokens_the_host_must_name_the_listener() {
     assert_eq!(change("http://127.0.0.1:5000", "127.0.0.1:5000").await, StatusCode::OK);
     assert_eq!(workers(&f), 3);
 }
+
+#[tokio::test]
+async fn a_browser_asked_for_credentials_is_not_counted_as_a_refusal() {
+    let limits = Limits { failures: 3, window: Duration::from_secs(60) };
+    let (f, lines) = fixture_with_tokens(limits).await;
+    let client = "127.0.0.1:40000";
+    // Every new tab (or browser profile) asks once without credentials.
+    for _ in 0..10 {
+        let asked = send_from(&f.app, tcp(client), Method::GET, "/ui", &[HTML], "").await;
+        assert_eq!(asked.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(lines_of(&lines), Vec::<String>::new(), "nothing logged");
+    let full = basic("operator", FULL_TOKEN);
+    let page = send_from(&f.app, tcp(client), Method::GET, "/ui", &[HTML, (full.0, &full.1)], "").await;
+    assert_eq!(page.status, StatusCode::OK, "not locked out");
+    // A wrong password from a browser is a guess like any other.
+    let wrong = basic("operator", "wrong-token-0123456789abcdef");
+    for _ in 0..3 {
+        send_from(&f.app, tcp(client), Method::GET, "/ui", &[HTML, (wrong.0, &wrong.1)], "").await;
+    }
+    let locked = send_from(&f.app, tcp(client), Method::GET, "/ui", &[HTML, (full.0, &full.1)], "").await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+}
