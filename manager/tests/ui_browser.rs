@@ -9,8 +9,9 @@
 //! says how to install them (`bash scripts/setup-browser.sh`, which `scripts/setup-system.sh`
 //! runs).
 //!
-//! With `KRES_UI_SCREENSHOT=FILE` it also writes a screenshot of the page under load to FILE
-//! (`scripts/screenshot-ui.sh` regenerates `docs/status-page.png` so).
+//! With `KRES_UI_SCREENSHOT=FILE` (an absolute path) it also writes a screenshot of the page
+//! under load to FILE, and with `KRES_UI_SCREENSHOT_PHONE=FILE` one on a phone-sized screen in
+//! the dark theme (`scripts/screenshot-ui.sh` regenerates `docs/status-page.png` so).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -115,8 +116,15 @@ fn the_status_page_in_a_real_browser() {
     assert_eq!(passed, Some(10), "ten cases passed:\n{report}");
 
     if let Some(file) = std::env::var_os("KRES_UI_SCREENSHOT") {
-        let file = std::fs::canonicalize(".").expect("cwd").join(file);
-        println!("{}", node(&["screenshot.mjs", &file.display().to_string()], &env));
+        let mut args = vec!["screenshot.mjs".to_owned()];
+        args.extend(
+            [Some(file), std::env::var_os("KRES_UI_SCREENSHOT_PHONE")]
+                .into_iter()
+                .flatten()
+                .map(|f| f.into_string().expect("a UTF-8 path")),
+        );
+        assert!(args[1..].iter().all(|f| Path::new(f).is_absolute()), "screenshot paths must be absolute: {args:?}");
+        println!("{}", node(&args.iter().map(String::as_str).collect::<Vec<_>>(), &env));
     }
     let log = service.log();
     assert!(!log.contains("panicked"), "{log}");

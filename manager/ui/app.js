@@ -27,7 +27,7 @@ const LATENCY = [
 ];
 const RCODES = [
   ['answer.noerror', 'NOERROR'],
-  ['answer.nodata', 'NODATA (NOERROR, empty)'],
+  ['answer.nodata', 'NODATA'],
   ['answer.nxdomain', 'NXDOMAIN'],
   ['answer.servfail', 'SERVFAIL'],
 ];
@@ -103,8 +103,10 @@ function showProcesses(processes, status, shares) {
       tr.dataset.pid = p.pid ?? '';
       tr.dataset.state = p.state;
       const state = document.createElement('span');
-      state.className = p.state === 'running' ? 'ok' : 'bad';
-      state.textContent = p.failed ? `${p.state} (given up)` : p.state;
+      // The canary runs only while a new config is tried: stopped is its normal state.
+      const idle = p.type === 'canary' && p.state === 'stopped' && !p.failed;
+      state.className = p.state === 'running' ? 'ok' : idle ? 'note' : 'bad';
+      state.textContent = p.failed ? `${p.state} (given up)` : idle ? 'stopped (runs to try a new config)' : p.state;
       const stateCell = cell(state);
       if (replaced && now - replaced.at < REPLACED_NOTE_S) {
         const note = document.createElement('span');
@@ -192,9 +194,12 @@ function showAnswers() {
   const known = rcodes.counts.reduce((a, b) => a + b, 0);
   bars($('rcodes').tBodies[0], [
     ...RCODES.map(([, label], i) => [label, rcodes.counts[i]]),
-    ['other (REFUSED, FORMERR, …)', Math.max(0, total - known)],
+    ['other', Math.max(0, total - known)],
   ]);
-  text('rcodes-note', `${number(total)} answers ${scope(rcodes.inWindow)}.`);
+  text(
+    'rcodes-note',
+    `${number(total)} answers ${scope(rcodes.inWindow)}. NODATA: NOERROR without an answer; other: REFUSED, FORMERR, NOTIMP, …`,
+  );
 }
 
 function showChanges(audit) {
