@@ -6,8 +6,9 @@
 #
 # Steps: system packages and the supervisord virtualenv (scripts/setup-system.sh), then
 # `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings`, every Rust test (unit,
-# doc, trybuild, snapshot, property, agreement tests), the benchmarks in smoke mode, and the
-# pytest suite of supervisord-ext. Fails when any step fails.
+# doc, trybuild, snapshot, property, agreement and end-to-end tests, the status page's in a real
+# chromium among them), the benchmarks in smoke mode, and the pytest suite of supervisord-ext.
+# Fails when any step fails.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
