@@ -195,6 +195,28 @@ test('a plan preview of an invalid value shows the error at its pointer, and app
   expectConsoleError(context, /status of 422/);
 });
 
+test('a whole changed configuration is planned by pointer, from the running one shown as YAML', async () => {
+  const context = await loggedIn();
+  const { page } = await statusPage(context);
+  const before = (await api('/status')).json.generation;
+  await page.check('input[name="mode"][value="document"]');
+  assert.equal(await page.isVisible('#document'), true);
+  assert.equal(await page.isVisible('#pointer'), false, 'one mode at a time');
+  await page.waitForFunction(() => document.getElementById('config').textContent.includes('workers: 2'), null, {
+    timeout: 5_000,
+  });
+  await page.click('#load-running');
+  const running = await page.inputValue('#document');
+  assert.equal(running, await page.textContent('#config'), 'the running configuration, as shown');
+  await page.fill('#document', running.replace(/^workers: 2$/m, 'workers: 3'));
+  await page.click('#preview');
+  await page.locator('#plan-result ul.plan li').first().waitFor({ timeout: 5_000 });
+  // The YAML the page wrote reads back as the same document: only the edited pointer changes.
+  const pointers = await page.$$eval('#plan-result ul.plan li', (items) => items.map((li) => li.dataset.pointer));
+  assert.deepEqual(pointers, ['/workers']);
+  assert.equal((await api('/status')).json.generation, before, 'a preview is a dry run');
+});
+
 test('a full token applies behind a confirmation', async () => {
   const context = await loggedIn();
   const { page } = await statusPage(context);
