@@ -206,8 +206,10 @@ impl Guard {
         }
         let own = match self.listener {
             Some(listener) if !named || host.is_empty() => listener.to_string(),
-            _ => host.to_owned(),
+            _ => host.chars().take(100).collect(),
         };
+        // Both come from the client: shown (in the answer and the audit log) only in part.
+        let origin: String = origin.chars().take(100).collect();
         Err(format!(
             "a change sent by a page of another origin ({origin}, not http://{own}) is refused: use the status page \
              of this listener, or a client that sends no Origin header"
