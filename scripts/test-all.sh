@@ -6,9 +6,10 @@
 #
 # Steps: system packages and the supervisord virtualenv (scripts/setup-system.sh), kresd 6.5.0
 # in /opt/kr6 (scripts/install-kresd6.sh), then `cargo fmt --check`, `cargo clippy --all-targets
-# -- -D warnings`, every Rust test (unit, doc, trybuild, snapshot, property, agreement tests) on
-# Debian's kresd 5.6, the benchmarks in smoke mode, every end-to-end suite once more on kresd
-# 6.5.0, and the pytest suite of supervisord-ext. Fails when any step fails.
+# -- -D warnings`, every Rust test (unit, doc, trybuild, snapshot, property, agreement and
+# end-to-end tests, the status page's in a real chromium among them) on Debian's kresd 5.6, the
+# benchmarks in smoke mode, every end-to-end suite once more on kresd 6.5.0, and the pytest suite
+# of supervisord-ext. Fails when any step fails.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -10,28 +10,40 @@
 //! ```
 //!
 //! Lines go to the log (target `kres_manager::audit`, level info) through a [`Journal`], which
-//! also carries the refusals of [`super::guard`] (level warn); tests read both from memory.
+//! also carries the refusals of [`super::guard`] (level warn); tests read both from memory. The
+//! journal also keeps the last entries, structured, for `GET /audit` and the status page
+//! ([`super::ui::changes::Recent`]): written in the one place the audit lines are, so the page
+//! shows exactly what the log says.
 
 use std::sync::{Arc, Mutex};
 
-use axum::http::{Method, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::Value;
 
 use super::error::ErrorSummary;
+use super::guard::Who;
+use super::ui::changes::Recent;
 use crate::reconcile::task::Outcome;
 
-/// Where audit lines and refusals go: the log, and a list in memory for tests.
+/// Where audit lines and refusals go: the log, the recent entries of `GET /audit`, and a list
+/// in memory for tests.
 #[derive(Clone, Debug, Default)]
 pub struct Journal {
     memory: Option<Arc<Mutex<Vec<String>>>>,
+    recent: Recent,
 }
 
 impl Journal {
     /// A journal that also keeps every line in the returned list.
     pub fn in_memory() -> (Journal, Arc<Mutex<Vec<String>>>) {
         let lines = Arc::new(Mutex::new(Vec::new()));
-        (Journal { memory: Some(lines.clone()) }, lines)
+        (Journal { memory: Some(lines.clone()), recent: Recent::default() }, lines)
+    }
+
+    /// The last audited requests, newest first (`GET /audit`).
+    pub fn recent(&self) -> &Recent {
+        &self.recent
     }
 
     fn keep(&self, line: &str) {
@@ -41,9 +53,23 @@ impl Journal {
     }
 
     /// An audit line (it starts with `audit: `).
-    pub fn audit(&self, line: String) {
+    fn audit(&self, line: String) {
         tracing::info!(target: "kres_manager::audit", "{line}");
         self.keep(&line);
+    }
+
+    /// A request by `who` that was carried out, with its `response`: the audit line and the
+    /// recent entry.
+    pub fn change(&self, who: &Who, method: &Method, uri: &Uri, response: &Response) {
+        self.audit(line(who, method, uri, response));
+        self.recent.record(who, method, uri, response);
+    }
+
+    /// A request by `who` (a valid token) that the guard refused with `status`, for `message`
+    /// (a read-only token, a change from a page of another origin).
+    pub fn refused_change(&self, who: &Who, method: &Method, uri: &Uri, status: StatusCode, message: &str) {
+        self.audit(format!("audit: {who}: {method} {uri}; result {status}: {message}"));
+        self.recent.refused(who, method, uri, status.as_u16(), message);
     }
 
     /// A refused request (a missing or wrong token, an address locked out).

@@ -9,14 +9,28 @@
 //!   (pass 2 of the config puts it there; [`super::start`] refuses anything else and says so at
 //!   start-up); every local user may use it.
 //! - **TCP with tokens** ([`Access::Tokens`]): every request needs `Authorization: Bearer TOKEN`
-//!   with one of the tokens. A missing or wrong token is 401 and a warning in the log naming the
-//!   client's address and what was wrong, never what was sent. A `read-only` token may use
-//!   `GET` and `HEAD` only (403 otherwise, audited). Tokens are compared in constant time (for a
-//!   given length), each against every configured token.
+//!   with one of the tokens, or HTTP Basic credentials with the token as the password (a
+//!   browser cannot send a bearer token when it navigates to the status page; the user name is
+//!   not looked at). A missing or wrong token is 401 and a warning in the log naming the
+//!   client's address and what was wrong, never what was sent; a request for HTML (a browser
+//!   navigating) is challenged with `WWW-Authenticate: Basic`, so the browser asks for the
+//!   token, any other with `Bearer`. A `read-only` token may use `GET` and `HEAD` only (403
+//!   otherwise, audited). Tokens are compared in constant time (for a given length), each
+//!   against every configured token.
+//! - **Origin** (every access): a request that may change something and carries an `Origin`
+//!   header (a browser always sends one with a `PUT`, `PATCH`, `POST` or `DELETE`) must come
+//!   from the listener's own origin, or it is 403 and audited: another site's page must not make
+//!   an operator's browser change the resolver, with the credentials the browser keeps for this
+//!   one or (without tokens) with none. Own origin means `Origin` is `http://` (or `https://`,
+//!   behind a TLS proxy) and the request's `Host`; on the listener without tokens the `Host` must
+//!   moreover name the listener itself (its address, or `localhost` and its port), or a page of
+//!   another name that resolves to 127.0.0.1 (DNS rebinding) would be its own origin. Clients
+//!   that are not browsers send no `Origin` and are not concerned.
 //! - **Rate limit**: after [`Limits::failures`] refusals within [`Limits::window`] from one
 //!   address (IPv6: one /64), every request from it is answered 429 with `Retry-After`, without
 //!   looking at its token, until the window has passed again; that is logged once, not per
-//!   request. At most [`MAX_TRACKED`] addresses are tracked; beyond that, new ones share one
+//!   request. A request for HTML without credentials (a browser before it is asked for them)
+//!   is neither counted nor logged: it guesses nothing. At most [`MAX_TRACKED`] addresses are tracked; beyond that, new ones share one
 //!   counter.
 //! - **Token files** are read at start (an unusable one stops the API from starting) and read
 //!   again when their metadata changes (checked at each request: a `stat`), so a token is
@@ -26,6 +40,7 @@
 //! Every request but `GET` and `HEAD` runs to its end in a task of its own, even when its client
 //! disconnects, and then gets its audit line ([`super::audit`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read as _;
@@ -37,13 +52,15 @@ use std::time::{Duration, Instant};
 
 use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::header::{AUTHORIZATION, HOST, ORIGIN, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::serve::IncomingStream;
 
-use super::audit::{self, Journal};
+use super::audit::Journal;
+use super::ui::basic;
+use super::ui::changes::Recent;
 use super::{ApiError, ApiState};
 use crate::config::management::{ApiToken, TokenScope};
 
@@ -141,6 +158,8 @@ pub struct Guard {
     access: Access,
     limiter: Limiter,
     journal: Journal,
+    /// The TCP listener's address (for the origin check); `None` on the unix socket.
+    listener: Option<SocketAddr>,
 }
 
 impl Default for Guard {
@@ -151,11 +170,50 @@ impl Default for Guard {
 
 impl Guard {
     pub fn new(access: Access, limits: Limits, journal: Journal) -> Guard {
-        Guard { access, limiter: Limiter { limits, entries: Mutex::new(HashMap::new()) }, journal }
+        Guard { access, limiter: Limiter { limits, entries: Mutex::new(HashMap::new()) }, journal, listener: None }
+    }
+
+    /// The guard of a TCP listener on `address`.
+    pub fn on(mut self, address: SocketAddr) -> Guard {
+        self.listener = Some(address);
+        self
     }
 
     pub fn journal(&self) -> &Journal {
         &self.journal
+    }
+
+    /// The last audited requests (`GET /audit`).
+    pub fn recent(&self) -> &Recent {
+        self.journal.recent()
+    }
+
+    /// `Ok` unless `headers` carry an `Origin` that is not the listener's own (see the module
+    /// documentation); only asked for requests that may change something.
+    fn own_origin(&self, headers: &HeaderMap) -> Result<(), String> {
+        let Some(origin) = headers.get(ORIGIN) else { return Ok(()) };
+        let origin = String::from_utf8_lossy(origin.as_bytes());
+        let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let named = match (&self.access, self.listener) {
+            (Access::Loopback, Some(listener)) => names_listener(host, listener),
+            _ => true,
+        };
+        let same = ["http://", "https://"].iter().any(|scheme| {
+            origin.strip_prefix(scheme).is_some_and(|rest| !host.is_empty() && rest.eq_ignore_ascii_case(host))
+        });
+        if same && named {
+            return Ok(());
+        }
+        let own = match self.listener {
+            Some(listener) if !named || host.is_empty() => listener.to_string(),
+            _ => host.chars().take(100).collect(),
+        };
+        // Both come from the client: shown (in the answer and the audit log) only in part.
+        let origin: String = origin.chars().take(100).collect();
+        Err(format!(
+            "a change sent by a page of another origin ({origin}, not http://{own}) is refused: use the status page \
+             of this listener, or a client that sends no Origin header"
+        ))
     }
 
     /// Lets a request in (who made it) or refuses it.
@@ -174,14 +232,14 @@ impl Guard {
         }
         let failure = match presented(headers) {
             Ok(presented) => match tokens.iter().fold(None, |found, token| {
-                let matches = token.matches(presented, &self.journal);
+                let matches = token.matches(&presented, &self.journal);
                 found.or(matches.then_some(token))
             }) {
                 Some(token) => {
                     let who = Who::Token { name: token.name.clone(), scope: token.scope, peer };
                     if token.scope == TokenScope::ReadOnly && !reads(method) {
                         let message = format!("the token `{}` is read-only: it may only read (GET)", token.name);
-                        self.journal.audit(format!("audit: {who}: {method} {uri}; result 403 Forbidden: {message}"));
+                        self.journal.refused_change(&who, method, uri, StatusCode::FORBIDDEN, &message);
                         return Err(ApiError::Forbidden(message));
                     }
                     return Ok(who);
@@ -190,6 +248,12 @@ impl Guard {
             },
             Err(failure) => failure,
         };
+        if failure == Failure::Missing && super::ui::wants_html(headers) {
+            // A browser's first request to the page: it sends its credentials only once asked
+            // for them (by this 401). Not a guess, so neither counted nor logged, or a few
+            // tabs opened within a minute would lock their operator out.
+            return Err(ApiError::Unauthorized { message: failure.message(), invalid_token: false });
+        }
         let peer = peer_text(&peer);
         match self.limiter.failure(address, now) {
             Verdict::Counted => {
@@ -213,10 +277,29 @@ fn reads(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
 }
 
+/// Whether `host` (a `Host` header: `name[:port]`, port 80 without one) names the TCP listener
+/// on `listener`: its address (any address with its port when it listens on all of them), or
+/// `localhost` when it listens on loopback.
+fn names_listener(host: &str, listener: SocketAddr) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !port.contains(']') => (name, port.parse::<u16>().ok()),
+        _ => (host, Some(80)),
+    };
+    if port != Some(listener.port()) {
+        return false;
+    }
+    if name.eq_ignore_ascii_case("localhost") {
+        return listener.ip().is_loopback() || listener.ip().is_unspecified();
+    }
+    let literal = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')).unwrap_or(name);
+    literal.parse::<IpAddr>().is_ok_and(|ip| ip == listener.ip() || listener.ip().is_unspecified())
+}
+
 /// What was wrong with a request's credentials (never what they were).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Failure {
     Missing,
+    /// Neither a bearer token nor Basic credentials.
     NotBearer,
     Wrong,
 }
@@ -226,10 +309,14 @@ impl Failure {
         match self {
             Failure::Missing => {
                 "this API needs a token: send `Authorization: Bearer TOKEN` (kresctl: --token-file FILE \
-                                 or $KRES_API_TOKEN_FILE)"
+                 or $KRES_API_TOKEN_FILE; a browser: the token as the password)"
                     .to_owned()
             }
-            Failure::NotBearer => "the Authorization header is not `Bearer TOKEN`".to_owned(),
+            Failure::NotBearer => {
+                "the Authorization header is neither `Bearer TOKEN` nor Basic credentials with the token as the \
+                 password"
+                    .to_owned()
+            }
             Failure::Wrong => "the token was refused".to_owned(),
         }
     }
@@ -239,21 +326,24 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Failure::Missing => "no token",
-            Failure::NotBearer => "an Authorization header that is not a bearer token",
+            Failure::NotBearer => "an Authorization header that is neither a bearer token nor Basic credentials",
             Failure::Wrong => "a wrong token",
         })
     }
 }
 
-/// The bearer token of a request.
-fn presented(headers: &HeaderMap) -> Result<&[u8], Failure> {
+/// The token of a request: a bearer token, or the password of Basic credentials.
+fn presented(headers: &HeaderMap) -> Result<Cow<'_, [u8]>, Failure> {
     let value = headers.get(AUTHORIZATION).ok_or(Failure::Missing)?.as_bytes();
+    if let Some(password) = basic::password(value) {
+        return if password.is_empty() { Err(Failure::Missing) } else { Ok(password.into()) };
+    }
     let scheme = value.get(..7).ok_or(Failure::NotBearer)?;
     if !scheme.eq_ignore_ascii_case(b"bearer ") {
         return Err(Failure::NotBearer);
     }
     let token = value[7..].trim_ascii();
-    if token.is_empty() { Err(Failure::NotBearer) } else { Ok(token) }
+    if token.is_empty() { Err(Failure::NotBearer) } else { Ok(token.into()) }
 }
 
 /// Equal contents, in a time that depends on the lengths only.
@@ -265,26 +355,43 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(difference) == 0
 }
 
-/// The middleware: lets the request in or refuses it; a request that may change something runs
-/// to its end in a task of its own and is audited.
-pub async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+/// The middleware: lets the request in (and leaves [`Who`] in its extensions for the
+/// handlers) or refuses it; a request that may change something runs to its end in a task of its
+/// own and is audited.
+pub async fn guard(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     let peer = request.extensions().get::<ConnectInfo<Peer>>().map(|info| info.0.clone());
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let guard = state.guard();
     let who = match guard.admit(peer, request.headers(), &method, &uri) {
         Ok(who) => who,
-        Err(error) => return error.into_response(),
+        Err(error) => return refusal(error, request.headers()),
     };
+    request.extensions_mut().insert(who.clone());
     if reads(&method) {
         return next.run(request).await;
+    }
+    if let Err(message) = guard.own_origin(request.headers()) {
+        guard.journal.refused_change(&who, &method, &uri, StatusCode::FORBIDDEN, &message);
+        return ApiError::Forbidden(message).into_response();
     }
     let journal = guard.journal.clone();
     let work = tokio::spawn(async move {
         let response = next.run(request).await;
-        journal.audit(audit::line(&who, &method, &uri, &response));
+        journal.change(&who, &method, &uri, &response);
         response
     });
     work.await.unwrap_or_else(|error| ApiError::Internal(format!("a request failed: {error}")).into_response())
+}
+
+/// The answer to a refused request: a browser navigating to a page is asked for Basic
+/// credentials (the only way it can send the token), any other client for a bearer token.
+fn refusal(error: ApiError, headers: &HeaderMap) -> Response {
+    let unauthorized = matches!(error, ApiError::Unauthorized { .. });
+    let mut response = error.into_response();
+    if unauthorized && super::ui::wants_html(headers) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(basic::CHALLENGE));
+    }
+    response
 }
 
 /// The counter of an address (IPv6: of its /64; an IPv4-mapped address is the IPv4 one).
@@ -531,10 +638,28 @@ mod tests {
         headers.insert(AUTHORIZATION, "bearer   ".parse().unwrap());
         assert_eq!(presented(&headers), Err(Failure::NotBearer));
         headers.insert(AUTHORIZATION, "Bearer abc ".parse().unwrap());
-        assert_eq!(presented(&headers), Ok(&b"abc"[..]));
+        assert_eq!(presented(&headers), Ok(Cow::from(&b"abc"[..])));
+        // Basic credentials: the password is the token, the user name does not matter.
+        headers.insert(AUTHORIZATION, "Basic b3BzOmFiYw==".parse().unwrap());
+        assert_eq!(presented(&headers), Ok(Cow::from(b"abc".to_vec())));
+        headers.insert(AUTHORIZATION, "Basic b3BzOg==".parse().unwrap());
+        assert_eq!(presented(&headers), Err(Failure::Missing), "an empty password");
         assert!(
             constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd") && !constant_time_eq(b"ab", b"abc")
         );
+    }
+
+    #[test]
+    fn a_host_names_the_listener_by_its_address_or_as_localhost() {
+        let v4: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        assert!(names_listener("127.0.0.1:5000", v4) && names_listener("LOCALHOST:5000", v4));
+        assert!(!names_listener("127.0.0.2:5000", v4) && !names_listener("127.0.0.1:5001", v4));
+        assert!(!names_listener("127.0.0.1", v4), "port 80");
+        assert!(!names_listener("rebound.example:5000", v4) && !names_listener("", v4));
+        let v6: SocketAddr = "[::1]:80".parse().unwrap();
+        assert!(names_listener("[::1]", v6) && names_listener("[::1]:80", v6) && names_listener("localhost", v6));
+        let any: SocketAddr = "0.0.0.0:5000".parse().unwrap();
+        assert!(names_listener("192.0.2.1:5000", any) && !names_listener("192.0.2.1:80", any));
     }
 
     #[test]

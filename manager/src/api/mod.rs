@@ -38,8 +38,9 @@
 //! [`config`] the config, reload and renew routes; [`metrics`] statistics from the workers
 //! (JSON and Prometheus, counters kept monotonic across worker restarts) and the manager's own;
 //! [`cache`] `POST /cache/clear`; [`listen`] the socket; [`guard`] who may do what, [`audit`]
-//! the audit log, [`secrets`] redaction; [`openapi`] the OpenAPI document of all of it;
-//! [`error`] [`ApiError`]; [`body`] reading bodies and query flags.
+//! the audit log, [`secrets`] redaction; [`ui`] the status page for browsers (`/ui`, and the
+//! `/status` and `/audit` it reads); [`openapi`] the OpenAPI document of all of it; [`error`]
+//! [`ApiError`]; [`body`] reading bodies and query flags.
 
 pub mod audit;
 pub mod body;
@@ -51,6 +52,7 @@ pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod secrets;
+pub mod ui;
 
 #[cfg(test)]
 mod tests;
@@ -60,7 +62,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Json, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -177,6 +179,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/cache/clear"),
     ("GET", "/processes"),
     ("GET", "/processes/{type}"),
+    ("GET", "/status"),
+    ("GET", "/audit"),
+    ("GET", "/ui"),
+    ("GET", "/ui/assets/{version}/{name}"),
 ];
 
 /// The whole API. `GET` routes answer `HEAD` too. Every route (and every unknown one) is behind
@@ -203,6 +209,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/cache/clear", post(cache::clear))
         .route("/processes", get(processes))
         .route("/processes/{type}", get(processes_of))
+        .route("/status", get(ui::overview::status))
+        .route("/audit", get(ui::changes::audit))
+        .route(ui::PAGE, get(ui::page))
+        .route("/ui/assets/{version}/{name}", get(ui::asset))
         .fallback(|uri: Uri| async move { ApiError::NoRoute { path: uri.path().to_owned() } })
         .method_not_allowed_fallback(
             |uri: Uri| async move { ApiError::MethodNotAllowed { path: uri.path().to_owned() } },
@@ -211,8 +221,11 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// `GET /`: what runs.
-async fn root(State(state): State<ApiState>) -> Json<serde_json::Value> {
+/// `GET /`: what runs; a browser (asking for HTML) is sent to the status page instead.
+async fn root(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    if ui::wants_html(&headers) {
+        return ui::to_the_page();
+    }
     let status = state.handle().status();
     Json(json!({
         "version": crate::VERSION,
@@ -220,6 +233,7 @@ async fn root(State(state): State<ApiState>) -> Json<serde_json::Value> {
         "etag": status.revision.etag,
         "ready": status.ready.is_ok(),
     }))
+    .into_response()
 }
 
 /// `GET /health`: the manager answers.
@@ -374,7 +388,10 @@ pub async fn start(
             guard::Access::Tokens(tokens)
         }
     };
-    let guard = guard::Guard::new(access, guard::Limits::default(), audit::Journal::default());
+    let mut guard = guard::Guard::new(access, guard::Limits::default(), audit::Journal::default());
+    if let Endpoint::Tcp(address) = &endpoint {
+        guard = guard.on(*address);
+    }
     let state = ApiState::with_guard(daemon, layout, stop, STATS_TIMEOUT, guard);
     metrics::spawn_recorder(&state);
     listen::serve_with(endpoint, &permissions, router(state)).await

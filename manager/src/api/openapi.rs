@@ -120,7 +120,14 @@ fn paths() -> Value {
     let mut paths = json!({
         "/": {"get": {
             "summary": "What runs",
-            "responses": {"200": json_response("The manager's version and the running configuration's generation and ETag", schema_ref("Root"))},
+            "description": "A browser (its Accept names text/html) is sent to the status page, /ui, instead.",
+            "responses": {
+                "200": json_response("The manager's version and the running configuration's generation and ETag", schema_ref("Root")),
+                "303": {
+                    "description": "The request asked for HTML: to the status page",
+                    "headers": {"Location": {"schema": {"type": "string", "const": "/ui"}}},
+                },
+            },
         }},
         "/health": {"get": {
             "summary": "Liveness: the manager answers",
@@ -199,6 +206,40 @@ fn paths() -> Value {
                 &["404"],
             ),
         }},
+        "/status": {"get": {
+            "summary": "The service at a glance (the status page's header)",
+            "description": "Readiness with the reason (as GET /ready judges it), generation and ETag, the versions of the manager and of kresd, how long the service and the manager have run, the shared cache's use against its size, and who is asking. The kresd version and the cache come from one running worker within 1 s, else null.",
+            "responses": {"200": json_response("The overview", schema_ref("Status"))},
+        }},
+        "/audit": {"get": {
+            "summary": "The recent entries of the audit log",
+            "description": format!("The last {} requests that may change something (since the manager started), newest first, as the audit log tells them: when, who, what (operations and the plan by pointer, never a value) and the outcome.", super::ui::changes::KEPT),
+            "responses": {"200": json_response("The entries", schema_ref("Audit"))},
+        }},
+        "/ui": {"get": {
+            "summary": "The status page",
+            "description": "One HTML page for a browser, updated live from /status, /processes, /metrics/json, /audit and /v1/config; its files are compiled into the manager (nothing is fetched from elsewhere). Over TCP with tokens, the browser sends the token as the password of HTTP Basic credentials.",
+            "responses": {"200": {
+                "description": "The page (Content-Security-Policy: this origin only)",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            }},
+        }},
+        "/ui/assets/{version}/{name}": {"get": {
+            "summary": "A file of the status page",
+            "description": "Kept by browsers for a year when version is the current one (the page names it); the current file, not to be kept, for another version.",
+            "parameters": [parameter("AssetVersion"), parameter("AssetName")],
+            "responses": responses(
+                vec![("200", json!({
+                    "description": "The file",
+                    "content": {
+                        "text/javascript": {"schema": {"type": "string"}},
+                        "text/css": {"schema": {"type": "string"}},
+                        "image/svg+xml": {"schema": {"type": "string"}},
+                    },
+                }))],
+                &["404"],
+            ),
+        }},
     });
     // Every route is behind the guard: 401 and 429 over TCP with tokens; 403 for a read-only
     // token on anything but GET.
@@ -238,10 +279,90 @@ fn error_response(description: &str) -> Value {
     json_response(description, schema_ref("Errors"))
 }
 
+/// The schemas of the status page's routes (`/status`, `/audit`); a separate `json!` since one
+/// macro call of everything exceeds the default recursion limit.
+fn ui_schemas() -> Value {
+    let string = json!({"type": "string"});
+    json!({
+            "Status": {
+                "type": "object",
+                "required": ["version", "kresd_version", "generation", "etag", "ready", "reason", "workers", "started", "uptime", "manager", "cache", "you", "now"],
+                "properties": {
+                    "version": {"type": "string", "description": "kres-manager's version"},
+                    "kresd_version": {"type": ["string", "null"], "description": "The version of kresd the workers run (null when no worker answered)"},
+                    "generation": {"type": "integer"},
+                    "etag": string.clone(),
+                    "ready": {"type": "boolean"},
+                    "reason": {"type": ["string", "null"], "description": "Why the service is not ready"},
+                    "workers": {"type": "integer", "description": "Workers of the running configuration"},
+                    "started": {"type": ["integer", "null"], "description": "Unix time at which the service (supervisord) started"},
+                    "uptime": {"type": ["integer", "null"], "description": "Seconds since then"},
+                    "manager": {
+                        "type": "object",
+                        "required": ["pid", "started"],
+                        "properties": {"pid": {"type": "integer"}, "started": {"type": ["integer", "null"]}},
+                    },
+                    "cache": {
+                        "oneOf": [
+                            {"type": "null"},
+                            {
+                                "type": "object",
+                                "required": ["size", "usage_percent", "entries"],
+                                "properties": {
+                                    "size": {"type": ["number", "null"], "description": "Bytes"},
+                                    "usage_percent": {"type": ["number", "null"]},
+                                    "entries": {"type": ["number", "null"]},
+                                },
+                            },
+                        ],
+                        "description": "The shared cache (null when no worker answered)",
+                    },
+                    "you": {
+                        "type": "object",
+                        "required": ["who", "token", "scope"],
+                        "properties": {
+                            "who": string.clone(),
+                            "token": {"type": ["string", "null"], "description": "The token's name"},
+                            "scope": {"enum": ["full", "read-only"]},
+                        },
+                    },
+                    "now": {"type": "integer", "description": "Unix time of the answer"},
+                },
+            },
+            "Audit": {
+                "type": "object",
+                "required": ["entries", "kept"],
+                "properties": {
+                    "entries": {"type": "array", "items": schema_ref("AuditEntry")},
+                    "kept": {"type": "integer", "description": "At most this many entries are kept"},
+                },
+            },
+            "AuditEntry": {
+                "type": "object",
+                "required": ["at", "who", "token", "method", "target", "operations", "plan", "status", "outcome"],
+                "properties": {
+                    "at": {"type": "number", "description": "Unix time (milliseconds in the fraction)"},
+                    "who": {"type": "string", "examples": ["token `ops` (full) from 192.0.2.7:51234", "uid 0 (pid 4242) on the unix socket"]},
+                    "token": {"type": ["string", "null"]},
+                    "method": string.clone(),
+                    "target": {"type": "string", "description": "Path and query"},
+                    "operations": {"type": "array", "items": string.clone(), "description": "JSON Patch operations by path, without values"},
+                    "plan": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["pointer", "impact"],
+                        "properties": {"pointer": string.clone(), "impact": string.clone()},
+                    }},
+                    "status": {"type": "integer"},
+                    "outcome": {"type": "string", "examples": ["applied, generation 3", "dry run, nothing applied"]},
+                },
+            }
+    })
+}
+
 fn components() -> Value {
     let string = json!({"type": "string"});
     let figures = json!({"type": "object", "additionalProperties": {"type": "number"}});
-    json!({
+    let mut components = json!({
         "schemas": {
             "Errors": {
                 "type": "object",
@@ -404,6 +525,19 @@ fn components() -> Value {
                 "description": "GET: 304 when the ETag is one of these. Changes: 412 when it is.",
                 "schema": {"type": "string"},
             },
+            "AssetVersion": {
+                "name": "version",
+                "in": "path",
+                "required": true,
+                "description": "The version of the page's files that /ui names",
+                "schema": {"type": "string"},
+            },
+            "AssetName": {
+                "name": "name",
+                "in": "path",
+                "required": true,
+                "schema": {"enum": super::ui::assets::ASSETS.iter().map(|a| a.name).collect::<Vec<_>>()},
+            },
             "ProcessType": {
                 "name": "type",
                 "in": "path",
@@ -419,6 +553,11 @@ fn components() -> Value {
                 "type": "http",
                 "scheme": "bearer",
                 "description": "Over TCP with `management.tokens`: the contents of a token file. A `read-only` token may use GET (and HEAD) only. Not needed on the unix socket, whose mode and group decide who may connect, nor over TCP without tokens (loopback only).",
+            },
+            "basicToken": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "The same tokens as bearerToken, as the password of HTTP Basic credentials (any user name): how a browser sends them to the status page. A request for HTML without a token is answered 401 with `WWW-Authenticate: Basic`.",
             },
         },
         "requestBodies": {
@@ -462,11 +601,11 @@ fn components() -> Value {
                 "content": {"application/json": {"schema": schema_ref("Applied")}},
             },
             "Error401": {
-                "description": "Over TCP with tokens: no token, not a bearer token, or a wrong one (the message says which). Every unknown route is 401 too.",
+                "description": "Over TCP with tokens: no token, neither a bearer token nor Basic credentials, or a wrong one (the message says which). Every unknown route is 401 too. WWW-Authenticate is Basic when the request asked for HTML (a browser), else Bearer.",
                 "headers": {"WWW-Authenticate": {"schema": {"type": "string", "examples": ["Bearer realm=\"kres-manager\", error=\"invalid_token\""]}}},
                 "content": {"application/json": {"schema": schema_ref("Errors")}},
             },
-            "Error403": error_response("The token is read-only and the request is not a GET"),
+            "Error403": error_response("The token is read-only and the request is not a GET, or a browser sent the change from a page of another origin (its Origin header is not this listener's)"),
             "Error429": {
                 "description": "Too many refused tokens from this client's address (IPv6: its /64) within a minute: every request from it is refused, without looking at its token, until Retry-After seconds have passed",
                 "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
@@ -482,7 +621,11 @@ fn components() -> Value {
             "Error500": error_response("Applying failed half-way and was rolled back (the message says where), or an internal error of the manager (opaque; see its log)"),
             "Error503": error_response("The service is stopping, or no worker can serve the request"),
         },
-    })
+    });
+    if let (Some(schemas), Value::Object(ui)) = (components["schemas"].as_object_mut(), ui_schemas()) {
+        schemas.extend(ui);
+    }
+    components
 }
 
 /// The document.
@@ -495,7 +638,7 @@ pub fn document() -> Value {
             "description": "Manages Knot Resolver (kresd 5.6) workers; compatible with Knot Resolver 6's management API. Every error is JSON `{\"errors\": [{\"pointer\", \"message\"}]}`, at most 100 problems and then one entry saying how many more. Bodies are JSON or YAML by Content-Type. Requests that change the configuration answer once it is applied. On the unix socket no token is needed; over TCP with `management.tokens` every request needs a bearer token (see bearerToken). Every request that may change something is written to the audit log.",
             "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"},
         },
-        "security": [{}, {"bearerToken": []}],
+        "security": [{}, {"bearerToken": []}, {"basicToken": []}],
         "paths": paths(),
         "components": components(),
     })

@@ -27,6 +27,9 @@ use crate::reconcile::reload::Reloader;
 use crate::reconcile::store::Revision;
 use crate::reconcile::task::{self, Status};
 
+/// The status page's routes and what the guard does for browsers.
+mod ui;
+
 /// A fake kresd control socket: every chunk succeeds; statistics come from the counters here.
 struct FakeKresd {
     pid: AtomicU32,
@@ -303,7 +306,11 @@ async fn every_documented_route_is_routed() {
         if *path == "/stop" {
             continue;
         }
-        let uri = path.replace("{pointer}", "workers").replace("{type}", "all");
+        let uri = path
+            .replace("{pointer}", "workers")
+            .replace("{type}", "all")
+            .replace("{version}", super::ui::assets::version())
+            .replace("{name}", "app.js");
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let answer = send(&f.app, method.clone(), &format!("{uri}?dry-run=true"), &[JSON], "").await;
         assert_ne!(answer.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}: {answer:?}");
@@ -795,7 +802,8 @@ async fn over_tcp_a_missing_or_wrong_token_is_401_and_logged_without_the_token()
     assert_eq!(lines.len(), 5, "{lines:#?}");
     assert_eq!(lines[0], "API: refused GET /v1/config from 192.0.2.7:40000: no token");
     assert_eq!(lines[1], "API: refused PUT /v1/config/workers from 192.0.2.7:40000: a wrong token");
-    assert!(lines[2].ends_with("an Authorization header that is not a bearer token"), "{lines:#?}");
+    // Basic credentials are read too (the status page's login): their password is a wrong token.
+    assert!(lines[2].ends_with("a wrong token"), "{lines:#?}");
     assert!(lines.iter().all(|l| !l.contains(wrong_token) && !l.contains("b3BzOm9wcw")), "{lines:#?}");
 }
 
