@@ -37,6 +37,7 @@ const KRESD5: &[(&str, &str)] = &[
     ("defer.lua.j2", include_str!("../../../templates/kresd5/defer.lua.j2")),
     ("rules_begin.lua.j2", include_str!("../../../templates/kresd5/rules_begin.lua.j2")),
     ("rules_end.lua.j2", include_str!("../../../templates/kresd5/rules_end.lua.j2")),
+    ("fallback.lua.j2", include_str!("../../../templates/kresd5/fallback.lua.j2")),
 ];
 
 /// The kresd 6 templates that differ from kresd 5's, by name; every other section is rendered
@@ -48,6 +49,7 @@ const KRESD6: &[(&str, &str)] = &[
     ("defer.lua.j2", include_str!("../../../templates/kresd6/defer.lua.j2")),
     ("rules_begin.lua.j2", include_str!("../../../templates/kresd6/rules_begin.lua.j2")),
     ("rules_end.lua.j2", include_str!("../../../templates/kresd6/rules_end.lua.j2")),
+    ("fallback.lua.j2", include_str!("../../../templates/kresd6/fallback.lua.j2")),
 ];
 
 /// Why a config could not be rendered. A config that passed validation and fails here is a bug
