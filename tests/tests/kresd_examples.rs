@@ -87,3 +87,39 @@ fn examples_render_to_reviewed_lua() {
         insta::assert_snapshot!(format!("example-{name}-kresd6"), six);
     }
 }
+
+/// `examples/knot-resolver-6/features.yaml`: with kresd 6 it renders and serves its local data
+/// over UDP and over QUIC, with rate limiting, defer and the fallback set up; for kresd 5.6 it is
+/// refused, naming each feature and the version.
+#[test]
+fn the_knot_resolver_6_example_serves_on_kresd_6_and_is_refused_for_5() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/knot-resolver-6/features.yaml");
+    let text = std::fs::read_to_string(path).expect("readable");
+    let example = schema_core::yaml::parse(&text, None).expect("parses").to_json();
+    let dir = TempDir::new("example-kr6");
+    let mut config = offline(example, &dir.0.display().to_string());
+    let doq = free_port();
+    config["network"]["listen"] =
+        json!([{"interface": "127.0.0.1@{port}"}, {"interface": format!("127.0.0.1@{doq}"), "kind": "doq"}]);
+    config["fallback"]["servers"] = json!([format!("127.0.0.1@{}", free_port())]);
+    let yaml = serde_json::to_string(&config).expect("serializes");
+    let target = kres_tests::kresd::target();
+    if target.dialect == kres_manager::kresd::Dialect::Kresd5 {
+        let yaml = yaml.replace("{port}", &free_port().to_string());
+        let document = schema_core::yaml::parse(&yaml, Some("features.yaml")).expect("parses");
+        let system = schema_core::FakeSystem { version: target.version, ..Default::default() };
+        let report = kres_manager::config::validate(&document, &system, Default::default()).expect_err("refused");
+        let text = report.to_string();
+        for feature in ["rate limiting", "defer", "DNS over QUIC (kind `doq`)", "the fallback to other servers"] {
+            assert!(text.contains(feature) && text.contains("needs Knot Resolver 6"), "{feature}: {text}");
+        }
+        return;
+    }
+    let kresd = Kresd::start(&yaml).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(kresd.query("router.home.arpa", "A").data(), vec!["192.168.1.1"], "{}", kresd.output());
+    let quic = kres_tests::kresd::kdig(doq, "router.home.arpa", "A", &["+quic"]);
+    assert!(quic.contains("QUIC session") && quic.contains("192.168.1.1"), "{quic}");
+    for set_up in ["ratelimiting_init", "defer_init(\"defer-60000\"", "fallback.config"] {
+        assert!(kresd.lua.contains(set_up), "{set_up} missing from the rendered Lua");
+    }
+}
