@@ -20,8 +20,12 @@ use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// Knot Resolver 6's client, installed with its daemon by `scripts/install-kresd6.sh`.
-const KR6_KRESCTL: &str = "/opt/kr6/bin/kr6-kresctl";
+/// Knot Resolver 6's client, installed with its daemon by `scripts/install-kresd6.sh` (in
+/// `$KRES_KR6_PREFIX`, `/opt/kr6` by default).
+fn kr6_kresctl() -> String {
+    let prefix = std::env::var("KRES_KR6_PREFIX").unwrap_or_else(|_| "/opt/kr6".to_owned());
+    format!("{prefix}/bin/kr6-kresctl")
+}
 
 /// The doc that mirrors [`DIFFERENCES`], relative to the workspace.
 const DOC: &str = "docs/knot-resolver-6-differences.md";
@@ -269,16 +273,17 @@ fn compare(theirs: &BTreeMap<String, Facts>, ours: &BTreeMap<String, Facts>) -> 
 }
 
 fn their_schema() -> Json {
-    let output = match std::process::Command::new(KR6_KRESCTL).arg("schema").output() {
+    let kresctl = kr6_kresctl();
+    let output = match std::process::Command::new(&kresctl).arg("schema").output() {
         Ok(output) => output,
         Err(e) => panic!(
-            "cannot run {KR6_KRESCTL} ({e}): Knot Resolver 6 is not installed; install it with \
+            "cannot run {kresctl} ({e}): Knot Resolver 6 is not installed; install it with \
              scripts/install-kresd6.sh (about 30 s) and run this test again"
         ),
     };
     assert!(
         output.status.success(),
-        "{KR6_KRESCTL} schema failed ({}): {}\nreinstall Knot Resolver 6 with scripts/install-kresd6.sh",
+        "{kresctl} schema failed ({}): {}\nreinstall Knot Resolver 6 with scripts/install-kresd6.sh",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
@@ -356,7 +361,8 @@ fn the_offline_fixture_is_the_installed_schema() {
     assert!(
         strip(&their_schema()) == fixture,
         "tests/tests/fixtures/kr6-config-structure.json is not the installed Knot Resolver 6's schema; rewrite it \
-         from `{KR6_KRESCTL} schema` without its `description` and `title` keys"
+         from `{} schema` without its `description` and `title` keys",
+        kr6_kresctl()
     );
 }
 
