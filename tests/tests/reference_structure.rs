@@ -2,6 +2,11 @@
 //! `fixtures/kr6-config-structure.json`: names, types, defaults) is in our schema with the same
 //! default, and we add no key of our own, except the differences listed here with their reason.
 //! Our own keys ([`EXTENSIONS`]) must be optional, so every Knot Resolver 6 config stays valid.
+//!
+//! This is the check that runs without Knot Resolver 6 installed; `kr6_schema.rs` compares with
+//! the installed one (types and enum values too), and its list of differences, mirrored in
+//! `docs/knot-resolver-6-differences.md`, is the one that explains each; keep these two lists in
+//! step with it.
 
 use serde_json::Value as Json;
 

@@ -1,13 +1,19 @@
 //! `logging`: how much is logged and where, debug logging for chosen subsystems, and dnstap
 //! (binary logs of queries and answers sent to a collector's unix socket).
 //!
-//! `target: from-env` is resolved in pass 2 from the environment variable `KRES_LOGGING_TARGET`
-//! (the one Knot Resolver 6 reads): unset or empty means `stdout`.
+//! `target: from-arg` (the default, as in Knot Resolver 6.5) is resolved in pass 2 from the
+//! environment variable `KRES_LOGTARGET`, where Knot Resolver 6's manager puts its `--logtarget`
+//! argument; `target: from-env` (Knot Resolver 6.0 to 6.4, still accepted) from
+//! `KRES_LOGGING_TARGET`. Unset or empty means `stdout` for both.
 
 use schema_core::{Checks, FileKind, FilePath, ResolveCx, Schema, Segment};
 
-/// The environment variable `target: from-env` reads.
+/// The environment variable `target: from-env` reads (Knot Resolver 6.0 to 6.4).
 pub const TARGET_ENV_VAR: &str = "KRES_LOGGING_TARGET";
+
+/// The environment variable `target: from-arg` reads: the start-up log target, which Knot
+/// Resolver 6.5's manager sets from its `--logtarget` argument.
+pub const TARGET_ARG_ENV_VAR: &str = "KRES_LOGTARGET";
 
 /// An optional list of groups (the derive's `into` takes a plain type name).
 pub type OptionalGroups = Option<Vec<LogGroup>>;
@@ -22,9 +28,11 @@ pub struct LoggingRaw {
     /// The least severe messages that are still logged.
     #[schema(default = "notice")]
     pub level: LogLevel,
-    /// Where logs go. `from-env` takes the value of the environment variable
-    /// `KRES_LOGGING_TARGET` (`stdout`, `stderr` or `syslog`), and `stdout` when it is unset.
-    #[schema(default = "from-env", resolve = resolve_target, into = LogTarget)]
+    /// Where logs go. `from-arg` takes the start-up log target from the environment variable
+    /// `KRES_LOGTARGET` (`stdout`, `stderr` or `syslog`; Knot Resolver 6's manager sets it from
+    /// `--logtarget`), and `stdout` when it is unset. `from-env`, of Knot Resolver 6.0 to 6.4,
+    /// reads `KRES_LOGGING_TARGET` the same way.
+    #[schema(default = "from-arg", resolve = resolve_target, into = LogTarget)]
     pub target: TargetSetting,
     /// Subsystems logged at `debug` level whatever `level` says; each at most once.
     #[schema(resolve = resolve_groups, into = OptionalGroups)]
@@ -51,7 +59,7 @@ pub enum LogLevel {
     Debug,
 }
 
-/// Where logs go, as written in the config: a stream, or `from-env`. (One list of names rather
+/// Where logs go, as written in the config: a stream, `from-arg` or `from-env`. (One list of names rather
 /// than a union, so that a wrong name is answered with all the right ones.)
 #[derive(Schema, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetSetting {
@@ -61,7 +69,11 @@ pub enum TargetSetting {
     Stderr,
     /// Standard output.
     Stdout,
-    /// Read from the environment variable `KRES_LOGGING_TARGET`; `stdout` when it is unset.
+    /// The start-up target, from the environment variable `KRES_LOGTARGET`; `stdout` when it
+    /// is unset.
+    FromArg,
+    /// Read from the environment variable `KRES_LOGGING_TARGET`; `stdout` when it is unset
+    /// (Knot Resolver 6.0 to 6.4).
     FromEnv,
 }
 
@@ -256,15 +268,19 @@ fn resolve_target(value: &TargetSetting, _: &LoggingRaw, cx: &mut ResolveCx<'_>)
         TargetSetting::Syslog => Ok(LogTarget::Syslog),
         TargetSetting::Stderr => Ok(LogTarget::Stderr),
         TargetSetting::Stdout => Ok(LogTarget::Stdout),
-        TargetSetting::FromEnv => match cx.system().env_var(TARGET_ENV_VAR).as_deref() {
-            None | Some("") => Ok(LogTarget::Stdout),
-            Some("stdout") => Ok(LogTarget::Stdout),
-            Some("stderr") => Ok(LogTarget::Stderr),
-            Some("syslog") => Ok(LogTarget::Syslog),
-            Some(other) => Err(format!(
-                "`from-env` reads ${TARGET_ENV_VAR}, whose value {other:?} is not one of stdout, stderr, syslog"
-            )),
-        },
+        TargetSetting::FromArg => target_from_env(cx, "from-arg", TARGET_ARG_ENV_VAR),
+        TargetSetting::FromEnv => target_from_env(cx, "from-env", TARGET_ENV_VAR),
+    }
+}
+
+fn target_from_env(cx: &ResolveCx<'_>, setting: &str, var: &str) -> Result<LogTarget, String> {
+    match cx.system().env_var(var).as_deref() {
+        None | Some("") | Some("stdout") => Ok(LogTarget::Stdout),
+        Some("stderr") => Ok(LogTarget::Stderr),
+        Some("syslog") => Ok(LogTarget::Syslog),
+        Some(other) => {
+            Err(format!("`{setting}` reads ${var}, whose value {other:?} is not one of stdout, stderr, syslog"))
+        }
     }
 }
 
@@ -323,19 +339,19 @@ mod tests {
         resolve_document(raw, system, Default::default())
     }
 
-    fn env(value: &str) -> FakeSystem {
+    fn env(var: &str, value: &str) -> FakeSystem {
         let mut system = FakeSystem::default();
-        system.env.insert(TARGET_ENV_VAR.into(), value.into());
+        system.env.insert(var.into(), value.into());
         system
     }
 
     #[test]
     fn default_is_the_reference_default() {
-        // The reference's field default is `from-env`; its section default shows the resolved
-        // form, where `from-env` became `stdout` (no environment variable set).
+        // The reference's field default is `from-arg`; its section default shows the resolved
+        // form, where `from-arg` became `stdout` (no start-up target given).
         let reference = json!({
             "level": "notice",
-            "target": "from-env",
+            "target": "from-arg",
             "groups": null,
             "dnstap": {
                 "enable": false,
@@ -380,7 +396,7 @@ mod tests {
         let report = load("target: journal\n").unwrap_err();
         assert_eq!(
             report.to_string(),
-            "/target: \"journal\" is not one of \"syslog\", \"stderr\", \"stdout\", \"from-env\" (at t.yaml:1:9)"
+            "/target: \"journal\" is not one of \"syslog\", \"stderr\", \"stdout\", \"from-arg\", \"from-env\" (at t.yaml:1:9)"
         );
         let report = load("groups: [cache, cahce]\n").unwrap_err();
         assert!(report.to_string().starts_with("/groups/1: "), "{report}");
@@ -388,23 +404,38 @@ mod tests {
 
     #[test]
     fn target_from_the_environment() {
+        let from_env = load("target: from-env\n").unwrap();
         for (value, target) in [
             ("", LogTarget::Stdout),
             ("stdout", LogTarget::Stdout),
             ("stderr", LogTarget::Stderr),
             ("syslog", LogTarget::Syslog),
         ] {
-            let (logging, _) = resolve(&LoggingRaw::default(), &env(value)).unwrap();
+            // The default, `from-arg`, reads the start-up target; `from-env` its own variable.
+            let (logging, _) = resolve(&LoggingRaw::default(), &env(TARGET_ARG_ENV_VAR, value)).unwrap();
+            assert_eq!(logging.target, target, "{value:?}");
+            let (logging, _) = resolve(&from_env, &env(TARGET_ENV_VAR, value)).unwrap();
             assert_eq!(logging.target, target, "{value:?}");
         }
-        let report = resolve(&LoggingRaw::default(), &env("journal")).unwrap_err();
+        // Each reads only its own variable.
+        assert_eq!(
+            resolve(&LoggingRaw::default(), &env(TARGET_ENV_VAR, "syslog")).unwrap().0.target,
+            LogTarget::Stdout
+        );
+        assert_eq!(resolve(&from_env, &env(TARGET_ARG_ENV_VAR, "syslog")).unwrap().0.target, LogTarget::Stdout);
+        let report = resolve(&LoggingRaw::default(), &env(TARGET_ARG_ENV_VAR, "journal")).unwrap_err();
+        assert_eq!(
+            report.to_string(),
+            "/target: `from-arg` reads $KRES_LOGTARGET, whose value \"journal\" is not one of stdout, stderr, syslog"
+        );
+        let report = resolve(&from_env, &env(TARGET_ENV_VAR, "journal")).unwrap_err();
         assert_eq!(
             report.to_string(),
             "/target: `from-env` reads $KRES_LOGGING_TARGET, whose value \"journal\" is not one of stdout, stderr, syslog"
         );
         // An explicit target ignores the environment.
         let raw = load("target: stderr\n").unwrap();
-        assert_eq!(resolve(&raw, &env("journal")).unwrap().0.target, LogTarget::Stderr);
+        assert_eq!(resolve(&raw, &env(TARGET_ARG_ENV_VAR, "journal")).unwrap().0.target, LogTarget::Stderr);
     }
 
     #[test]
