@@ -327,6 +327,20 @@ fn metrics_processes_and_cache_clear() {
         send(&service, "POST", "/cache/clear", r#"{"name": "a.example", "exact-name": true, "rr-type": "A"}"#);
     assert_eq!(cleared.status, 200, "{cleared:?}");
     assert_eq!(cleared.json()["count"], 1, "{cleared:?}");
+    // Knot Resolver 6's client always adds its default chunk, which has no effect here.
+    let cleared = send(
+        &service,
+        "POST",
+        "/cache/clear",
+        r#"{"exact-name": true, "name": "a.example.", "rr-type": "AAAA", "chunk-size": 100}"#,
+    );
+    assert_eq!((cleared.status, cleared.json()), (200, json!({"count": 1})), "{cleared:?}");
+    let everything = send(&service, "POST", "/cache/clear", r#"{"chunk-size": 100}"#);
+    assert!(everything.json()["count"].is_u64(), "{everything:?}");
+    let pointless =
+        send(&service, "POST", "/cache/clear", r#"{"name": "a.example", "exact-name": true, "chunk-size": 5}"#);
+    assert_eq!(pointless.status, 422, "{pointless:?}");
+    assert_eq!(errors(&pointless).into_iter().map(|(p, _)| p).collect::<Vec<_>>(), ["/chunk-size"]);
     let cleared = send(&service, "POST", "/cache/clear", r#"{"name": "example", "chunk-size": 5}"#);
     assert_eq!(cleared.status, 200, "{cleared:?}");
     assert!(cleared.json()["count"].is_u64(), "{cleared:?}");

@@ -543,18 +543,16 @@ fn metrics_schema_and_cache_clear() {
     let paths: Vec<String> = api.received().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/metrics/json", "/metrics/prometheus", "/schema"]);
 
-    let run =
-        api.kresctl(&["cache", "clear", "example.com.", "--exact-name", "--rr-type", "aaaa", "--chunk-size", "10"]);
+    let run = api.kresctl(&["cache", "clear", "example.com.", "--exact-name", "--rr-type", "aaaa"]);
     assert_eq!(run.success().stdout, "{\n  \"count\": 12\n}\n");
     let request = &api.received()[3];
     assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/cache/clear"));
     assert_eq!(request.header("content-type"), Some("application/json"));
-    assert_eq!(
-        request.json(),
-        json!({"name": "example.com.", "exact-name": true, "rr-type": "AAAA", "chunk-size": 10})
-    );
+    assert_eq!(request.json(), json!({"name": "example.com.", "exact-name": true, "rr-type": "AAAA"}));
     api.kresctl(&["cache", "clear"]).success();
     assert_eq!(api.received()[4].json(), json!({}));
+    api.kresctl(&["cache", "clear", "example.com.", "--chunk-size", "10"]).success();
+    assert_eq!(api.received()[5].json(), json!({"name": "example.com.", "chunk-size": 10}));
 }
 
 #[test]

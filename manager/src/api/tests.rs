@@ -685,6 +685,15 @@ async fn cache_clear_runs_on_a_worker_and_validates_its_body() {
     assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
     let pointers: Vec<String> = invalid.errors().into_iter().map(|(p, _)| p).collect();
     assert_eq!(pointers, ["/name", "/rr-type", "/chunk-size"]);
+    // Knot Resolver 6's kresctl always sends its default chunk.
+    let body = r#"{"exact-name": true, "name": "example.com.", "rr-type": "AAAA", "chunk-size": 100}"#;
+    let kr6 = send(&f.app, Method::POST, "/cache/clear", &[JSON], body).await;
+    assert_eq!(kr6.status, StatusCode::OK, "{:?}", kr6.body);
+    let body = r#"{"exact-name": true, "name": "example.com.", "rr-type": "AAAA", "chunk-size": 10}"#;
+    let pointless = send(&f.app, Method::POST, "/cache/clear", &[JSON], body).await;
+    assert_eq!(pointless.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let pointers: Vec<String> = pointless.errors().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(pointers, ["/chunk-size"]);
     let malformed = send(&f.app, Method::POST, "/cache/clear", &[JSON], "{").await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
 }

@@ -300,11 +300,15 @@ pub struct PlanArgs {
 
 #[derive(Subcommand, Debug, PartialEq)]
 pub enum CacheCommand {
-    /// Remove records from the shared cache: everything, or a name with its subtree.
+    /// Remove records from the shared cache: everything, a name with its subtree, a name alone,
+    /// or one type of a name (as Knot Resolver 6's `kresctl cache clear`); prints what kresd
+    /// answered (`count`, and notes such as `chunk_limit`).
     #[command(after_help = "Examples:
   kresctl cache clear                                   # the whole cache
   kresctl cache clear example.com.                      # example.com. and below
-  kresctl cache clear example.com. --exact-name --rr-type AAAA")]
+  kresctl cache clear example.com. --chunk-size 1000    # the same, 1000 records at a time
+  kresctl cache clear --exact-name example.com.         # example.com. alone
+  kresctl cache clear --exact-name --rr-type AAAA example.com.")]
     Clear {
         /// The domain name whose records (and its subtree's) are removed [default: all].
         #[arg(value_name = "NAME")]
@@ -315,8 +319,10 @@ pub enum CacheCommand {
         /// Only records of this type (A, AAAA, ...); needs --exact-name.
         #[arg(long, value_name = "TYPE", requires = "exact_name")]
         rr_type: Option<String>,
-        /// How many records to remove at a time (a bigger chunk holds the workers longer).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        /// How many records of a subtree to remove at a time, the rest asynchronously (a bigger
+        /// chunk holds the workers longer) [kresd's default: 100]; only with a NAME and without
+        /// --exact-name.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), requires = "name", conflicts_with = "exact_name")]
         chunk_size: Option<u64>,
     },
 }
@@ -416,16 +422,26 @@ mod tests {
         assert!(parse(&["pids", "canary"]).is_err());
         assert_eq!(parse(&["schema", "--live"]).unwrap().command, Command::Schema { live: true, output: None });
         assert_eq!(parse(&["metrics", "--prometheus"]).unwrap().command, Command::Metrics { prometheus: true });
-        let cli = parse(&["cache", "clear", "example.com.", "--exact-name", "--rr-type", "AAAA", "--chunk-size", "10"]);
+        let cli = parse(&["cache", "clear", "example.com.", "--exact-name", "--rr-type", "AAAA"]);
         assert_eq!(
             cli.unwrap().command,
             Command::Cache(CacheCommand::Clear {
                 name: Some("example.com.".into()),
                 exact_name: true,
                 rr_type: Some("AAAA".into()),
-                chunk_size: Some(10),
+                chunk_size: None,
             })
         );
+        let cli = parse(&["cache", "clear", "example.com.", "--chunk-size", "10"]);
+        assert!(
+            matches!(cli.unwrap().command, Command::Cache(CacheCommand::Clear { chunk_size: Some(10), .. })),
+            "a subtree's chunk"
+        );
+        assert!(
+            parse(&["cache", "clear", "x.", "--exact-name", "--chunk-size", "10"]).is_err(),
+            "no chunk for one name"
+        );
+        assert!(parse(&["cache", "clear", "--chunk-size", "10"]).is_err(), "no chunk for the whole cache");
         assert!(parse(&["cache", "clear", "--exact-name"]).is_err(), "--exact-name needs a name");
         assert!(parse(&["cache", "clear", "x.", "--rr-type", "A"]).is_err(), "--rr-type needs --exact-name");
         assert!(parse(&["cache", "clear", "--chunk-size", "0"]).is_err());
