@@ -360,3 +360,33 @@ fn metrics_processes_and_cache_clear() {
     assert_eq!(service.workers()["kresd0"], kresd0, "the worker was restarted");
     assert_eq!(answer(&service, "a.example"), ["192.0.2.1"], "still answering");
 }
+
+#[test]
+fn a_view_tag_that_no_rule_uses_is_noted_in_the_answer_and_the_log() {
+    let service = Service::start(Path::new(EXE), &config());
+    let views = r#"[{"subnets": ["10.0.0.0/8"], "tags": ["lan", "guests"]}]"#;
+    let rules = r#"[{"name": ["blocked.example"], "subtree": "empty", "tags": ["lan"]}]"#;
+    // The rule first: its tag must be given by a view, so both go in one JSON Patch.
+    let patch = format!(
+        r#"[{{"op": "add", "path": "/views", "value": {views}}}, {{"op": "add", "path": "/local-data/rules", "value": {rules}}}]"#
+    );
+    let reply =
+        http(&socket(&service), "PATCH", "/v1/config", &[("Content-Type", "application/json-patch+json")], &patch);
+    assert_eq!(reply.status, 200, "{reply:?}\n{}", service.log());
+    let notes: Vec<Value> = reply.json()["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter(|n| n["pointer"].as_str().is_some_and(|p| p.starts_with("/views")))
+        .cloned()
+        .collect();
+    assert_eq!(notes.len(), 1, "{reply:?}");
+    assert_eq!(notes[0]["pointer"], "/views/0/tags/1");
+    let message = notes[0]["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("tag `guests` is given to clients but no local-data rule or RPZ uses it"), "{message}");
+    // Applied all the same, and in the log.
+    assert_eq!(get(&service, "/v1/config/views/0/tags").json(), json!(["lan", "guests"]));
+    let logged = format!("note on the configuration from API PATCH /v1/config: /views/0/tags/1: {message}");
+    wait_until("the note is logged", Duration::from_secs(5), || service.log().contains(&logged));
+    assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
+}

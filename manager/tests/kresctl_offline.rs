@@ -45,6 +45,23 @@ fn validate_reports_every_problem_with_position_and_exits_1() {
 }
 
 #[test]
+fn validate_notes_view_tags_that_no_rule_uses() {
+    let path = temp_file(
+        "tags.yaml",
+        "views:\n  - subnets: [10.0.0.0/8]\n    tags: [lan, typo]\nlocal-data:\n  rules:\n    - name: [a.example]\n      \
+         subtree: empty\n      tags: [lan]\n",
+    );
+    let (code, _, stderr) = kresctl(&["validate", path.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "a note, not an error: {stderr}");
+    assert!(
+        stderr.contains("note: /views/0/tags/1: tag `typo` is given to clients but no local-data rule or RPZ uses it"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("tags.yaml:3:17"), "with the place in the file: {stderr}");
+    assert!(!stderr.contains("/views/0/tags/0"), "`lan` is used: {stderr}");
+}
+
+#[test]
 fn validate_reports_conflicts_between_merged_files() {
     let a = temp_file("a.yaml", "workers: 2\n");
     let b = temp_file("b.yaml", "workers: 3\n");

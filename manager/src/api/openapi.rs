@@ -311,13 +311,22 @@ fn components() -> Value {
             },
             "Applied": {
                 "type": "object",
-                "required": ["generation", "etag", "applied", "plan", "steps"],
+                "required": ["generation", "etag", "applied", "plan", "steps", "notes"],
                 "properties": {
                     "generation": {"type": "integer"},
                     "etag": string.clone(),
                     "applied": {"type": "boolean", "description": "false for a dry run or when nothing changed"},
                     "plan": schema_ref("Plan"),
                     "steps": {"type": "array", "items": string.clone(), "description": "What was done, in order"},
+                    "notes": {
+                        "type": "array",
+                        "description": "What validation noted about the config, which is valid all the same (e.g. a view tag that no local-data rule uses, or a setting the installed kresd ignores); each is logged too",
+                        "items": {
+                            "type": "object",
+                            "required": ["pointer", "message"],
+                            "properties": {"pointer": string.clone(), "message": string.clone()},
+                        },
+                    },
                 },
             },
             "Process": {
