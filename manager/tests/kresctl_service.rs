@@ -172,3 +172,26 @@ fn knot_resolver_6s_kresctl_clears_the_cache_by_exact_name_and_type() {
     assert!(text(&run).contains("422") && text(&run).contains("only to a subtree"), "{}", text(&run));
     knotd.resume();
 }
+
+#[test]
+fn kresctl_debug_attaches_gdb_to_real_workers_and_lets_them_go() {
+    let service = Service::start(Path::new(MANAGER), &kres_tests::service::config(2, ""));
+    let workers = service.workers();
+    // One worker, by name: a backtrace, then gdb detaches (-batch).
+    let run = kresctl(&service, &["debug", "kresd1", "--", "-batch", "-ex", "info inferiors", "-ex", "bt"]);
+    let output = text(&run);
+    assert!(run.status.success(), "{output}");
+    assert!(output.contains(&format!("process {}", workers["kresd1"])), "attached to kresd1: {output}");
+    assert!(output.lines().any(|l| l.starts_with("#0 ")), "a backtrace: {output}");
+    // Every worker, each an inferior of one gdb.
+    let run = kresctl(&service, &["debug", "--", "-batch", "-ex", "info inferiors"]);
+    let output = text(&run);
+    assert!(run.status.success(), "{output}");
+    for (name, pid) in &workers {
+        assert!(output.contains(&format!("process {pid}")), "{name} ({pid}) attached: {output}");
+    }
+    assert!(output.contains("Attached to 2 processes"), "{output}");
+    // Let go: the same workers, answering.
+    assert_eq!(service.workers(), workers, "no worker was restarted:\n{}", service.log());
+    assert_eq!(answer(&service, "a.example", "A"), ["192.0.2.1"]);
+}

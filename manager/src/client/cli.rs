@@ -165,6 +165,40 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Run gdb attached to processes of the running service (as Knot Resolver 6's `kresctl
+    /// debug`): every kresd worker by default, each as one gdb inferior. The processes stop while
+    /// gdb holds them: the resolver does not answer meanwhile.
+    #[command(after_help = "Examples:
+  kresctl debug                                      # every worker, interactively
+  kresctl debug kresd1                               # one worker
+  kresctl debug all -- -batch -ex 'thread apply all bt'   # a backtrace of every process, then detach
+  kresctl debug --print-only                         # only print the gdb command line
+
+gdb must be allowed to trace the processes: as root it is; otherwise run it with --sudo, or give gdb
+the capability (setcap cap_sys_ptrace=eip /usr/bin/gdb), or relax /proc/sys/kernel/yama/ptrace_scope.
+kresctl must run on the machine of the service.")]
+    Debug(DebugArgs),
+}
+
+/// `kresctl debug`'s arguments.
+#[derive(Args, Debug, PartialEq)]
+pub struct DebugArgs {
+    /// Which processes: `kresd` (every worker), `gc` (the cache GC), `all`, or one process by
+    /// name (`kresd1`, `cache-gc`, `canary`).
+    #[arg(value_name = "PROCESS", default_value = "kresd")]
+    pub process: String,
+    /// Run gdb through `sudo --`, to be allowed to trace processes of another user.
+    #[arg(long)]
+    pub sudo: bool,
+    /// The debugger: a command on PATH, or a path [default: gdb].
+    #[arg(long, value_name = "GDB")]
+    pub gdb: Option<String>,
+    /// Print the gdb command line (shell-quoted) instead of running it.
+    #[arg(long)]
+    pub print_only: bool,
+    /// More arguments for gdb, after `--`, passed after kresctl's own.
+    #[arg(last = true, value_name = "GDB_ARGS", allow_hyphen_values = true)]
+    pub gdb_args: Vec<String>,
 }
 
 #[derive(Subcommand, Debug, PartialEq)]
@@ -446,6 +480,31 @@ mod tests {
         assert!(parse(&["cache", "clear", "x.", "--rr-type", "A"]).is_err(), "--rr-type needs --exact-name");
         assert!(parse(&["cache", "clear", "--chunk-size", "0"]).is_err());
         assert!(parse(&["completion", "zsh"]).is_ok());
+        let debug = |args: &[&str]| match parse(args).map(|cli| cli.command) {
+            Ok(Command::Debug(args)) => Ok(args),
+            other => Err(format!("{other:?}")),
+        };
+        assert_eq!(
+            debug(&["debug"]).unwrap(),
+            DebugArgs { process: "kresd".into(), sudo: false, gdb: None, print_only: false, gdb_args: vec![] }
+        );
+        let args =
+            debug(&["debug", "kresd1", "--sudo", "--gdb", "/opt/gdb", "--print-only", "--", "-batch", "-ex", "bt"]);
+        assert_eq!(
+            args.unwrap(),
+            DebugArgs {
+                process: "kresd1".into(),
+                sudo: true,
+                gdb: Some("/opt/gdb".into()),
+                print_only: true,
+                gdb_args: vec!["-batch".into(), "-ex".into(), "bt".into()]
+            }
+        );
+        // Global options after the command, gdb's own options only after `--`.
+        let args = debug(&["debug", "all", "--socket", "/x.sock", "--", "--socket"]).unwrap();
+        assert_eq!((args.process.as_str(), args.gdb_args), ("all", vec!["--socket".to_owned()]));
+        assert!(parse(&["debug", "kresd0", "-batch"]).is_err(), "gdb's options need `--`");
+        assert!(parse(&["debug", "kresd0", "kresd1"]).is_err(), "one PROCESS");
         assert!(parse(&["completion", "tcsh"]).is_err());
     }
 }

@@ -1,7 +1,8 @@
 //! kresctl: the command-line client of kres-manager. [`run`] is the whole program, so tests and
 //! the binary run the same code.
 //!
-//! Offline commands (`validate`, `convert`, `schema`, `docs`) use the library directly. Online
+//! Offline commands (`validate`, `convert`, `schema`, `docs`) use the library directly;
+//! `debug` asks the API which processes run and hands over to gdb ([`debug`]). Online
 //! commands find the management API ([`discover`]: `--socket`, else the config file's
 //! `management` section, else the default socket), send HTTP/1.1 requests over a unix socket or
 //! TCP ([`http`], one connection per request, with timeouts) and print the answers for people
@@ -10,6 +11,7 @@
 //! status 1.
 
 pub mod cli;
+pub mod debug;
 pub mod discover;
 pub mod http;
 pub mod input;
@@ -111,6 +113,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Metrics { prometheus } => online::metrics(global, prometheus),
         Command::Cache(command) => online::cache(global, command),
         Command::Pids { kind } => online::pids(global, kind),
+        Command::Debug(args) => debug::run(global, args),
         Command::Completion { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "kresctl", &mut text);
