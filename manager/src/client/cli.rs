@@ -83,6 +83,35 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Rewrite config files written for earlier Knot Resolver 6 releases (before 6.0.17) into the
+    /// current format, listing every change with its pointer; comments, order and blank lines
+    /// are kept where the YAML allows. The migrated config goes to standard output (one file),
+    /// or back into the files with --write.
+    #[command(after_help = "Examples:
+  kresctl migrate old.yaml > config.yaml
+  kresctl migrate --diff /etc/knot-resolver/config.yaml
+  kresctl migrate --write /etc/knot-resolver/*.yaml
+  kresctl migrate --check config.yaml       # exit status 1 when it needs migrating (for CI)
+
+The changes follow Knot Resolver 6.0.17's release notes: `dnssec: false` -> `dnssec: {enable: false}`,
+/monitoring/enabled -> /monitoring/metrics, /logging/dnssec-bogus -> /dnssec/log-bogus, removed
+options such as /max-workers and /webmgmt, and the rest. A section given as a mapping without
+`enable` (graphite, dnstap, dns64, proxy-protocol, rate-limiting, prediction) meant `on` then, so
+`enable: true` is added.")]
+    Migrate {
+        /// Write each migrated file back in place (files that need nothing are not touched).
+        #[arg(short, long)]
+        write: bool,
+        /// Print a unified diff of each file instead of the migrated config.
+        #[arg(long)]
+        diff: bool,
+        /// Change nothing and print no config: exit 1 when a file needs migrating.
+        #[arg(long, conflicts_with_all = ["write", "diff"])]
+        check: bool,
+        /// Config files, YAML or JSON (by the `.json` extension).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Print the kresd Lua configuration of one worker for config files (validated first, as by
     /// `validate`).
     Convert {

@@ -17,6 +17,7 @@ pub mod local_data;
 pub mod logging;
 pub mod lua;
 pub mod management;
+pub mod migrate;
 pub mod monitoring;
 pub mod network;
 pub mod options;
