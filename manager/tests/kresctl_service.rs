@@ -139,11 +139,22 @@ fn knot_resolver_6s_kresctl_clears_the_cache_by_exact_name_and_type() {
     assert_eq!(answer(&service, "mail.corp.example", "AAAA"), ["2001:db8::25"]);
     knotd.pause();
     assert_eq!(answer(&service, "www.corp.example", "AAAA"), ["2001:db8::80"], "answered from the cache");
+    // The entries of the shared cache as a worker sees them (the API clears through kresd0): its
+    // read snapshot renewed first, as the end of each request does.
+    let count = |worker: &str| -> u64 {
+        let socket = service.rundir().join("control").join(worker);
+        let lua = "(function() kres.context().cache:commit(); return cache.count() end)()";
+        let text = kres_tests::kresd::control(&socket, lua).expect("control socket");
+        text.trim().parse().unwrap_or_else(|_| panic!("cache.count() of {worker}: {text}"))
+    };
+    let before = count("kresd1");
 
     // What its client sends: `{"exact-name": true, "name": ..., "rr-type": "AAAA", "chunk-size": 100}`.
     let run = kr6_kresctl(&service, &["cache", "clear", "--exact-name", "--rr-type", "AAAA", "www.corp.example."]);
     assert!(run.status.success(), "{}\n{}", text(&run), service.log());
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "count: 1", "{}", text(&run));
+    // Gone for every worker at once, not only for the one that cleared it.
+    assert_eq!(count("kresd1"), before - 1, "the other worker still sees the record");
     assert_eq!(
         answer(&service, "www.corp.example", "AAAA"),
         Vec::<String>::new(),

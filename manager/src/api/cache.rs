@@ -235,12 +235,20 @@ impl CacheClear {
         self.name.as_deref().is_some_and(|name| name != ".") && !self.exact_name && self.rr_type.is_none()
     }
 
-    /// The Lua call.
+    /// The Lua call. One type of one name is followed by a commit: kresd 5.6's
+    /// `kr_cache_remove` (which `cache.clear` uses for it) leaves the removal in the worker's open
+    /// write transaction, so the other workers would go on answering the record until this worker
+    /// happened to end a request (the subtree and whole-cache clears commit by themselves).
     pub fn lua(&self) -> String {
         let Some(name) = &self.name else { return "cache.clear()".into() };
         let rr_type = self.rr_type.as_ref().map_or("nil".to_owned(), |(_, number)| number.to_string());
         let chunk = self.chunk_size.map_or("nil".to_owned(), |size| size.to_string());
-        format!("cache.clear({}, {}, {rr_type}, {chunk})", lua::string(name), self.exact_name)
+        let call = format!("cache.clear({}, {}, {rr_type}, {chunk})", lua::string(name), self.exact_name);
+        if self.rr_type.is_some() {
+            format!("(function() local cleared = {call}; assert(kres.context().cache:commit()); return cleared end)()")
+        } else {
+            call
+        }
     }
 }
 
@@ -286,7 +294,10 @@ mod tests {
         let clear = parse(&json!({"name": "example.com", "chunk-size": 10})).unwrap();
         assert_eq!(clear.lua(), r#"cache.clear("example.com.", false, nil, 10)"#);
         let clear = parse(&json!({"name": "a.example.", "exact-name": true, "rr-type": "aaaa"})).unwrap();
-        assert_eq!(clear.lua(), r#"cache.clear("a.example.", true, 28, nil)"#);
+        assert_eq!(
+            clear.lua(),
+            r#"(function() local cleared = cache.clear("a.example.", true, 28, nil); assert(kres.context().cache:commit()); return cleared end)()"#
+        );
         assert_eq!(rr_type("TYPE65"), Some(65));
         assert_eq!(rr_type("TYPE+1"), None);
     }
@@ -326,7 +337,7 @@ mod tests {
         let lua = |body: Value| parse(&body).unwrap_or_else(|e| panic!("{body} refused: {e:?}")).lua();
         assert_eq!(
             lua(kr6(Some("example.com."), true, Some("AAAA"), 100)),
-            r#"cache.clear("example.com.", true, 28, nil)"#
+            r#"(function() local cleared = cache.clear("example.com.", true, 28, nil); assert(kres.context().cache:commit()); return cleared end)()"#
         );
         assert_eq!(lua(kr6(Some("example.com."), true, None, 100)), r#"cache.clear("example.com.", true, nil, nil)"#);
         assert_eq!(lua(kr6(Some("example.com."), false, None, 100)), r#"cache.clear("example.com.", false, nil, 100)"#);
