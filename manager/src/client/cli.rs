@@ -83,10 +83,11 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
-    /// Rewrite config files written for earlier Knot Resolver 6 releases (before 6.0.17) into the
-    /// current format, listing every change with its pointer; comments, order and blank lines
-    /// are kept where the YAML allows. The migrated config goes to standard output (one file),
-    /// or back into the files with --write.
+    /// Rewrite configs of earlier Knot Resolver 6 releases into the current format.
+    ///
+    /// For files written for Knot Resolver 6.0.16 and earlier: every change is listed with its
+    /// pointer, and comments, order and blank lines are kept where the YAML allows. The migrated
+    /// config goes to standard output (one file), or back into the files with --write.
     #[command(after_help = "Examples:
   kresctl migrate old.yaml > config.yaml
   kresctl migrate --diff /etc/knot-resolver/config.yaml
@@ -194,9 +195,11 @@ options such as /max-workers and /webmgmt, and the rest. A section given as a ma
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Run gdb attached to processes of the running service (as Knot Resolver 6's `kresctl
-    /// debug`): every kresd worker by default, each as one gdb inferior. The processes stop while
-    /// gdb holds them: the resolver does not answer meanwhile.
+    /// Run gdb attached to one worker or to all of them.
+    ///
+    /// As Knot Resolver 6's `kresctl debug`: gdb attached to processes of the running service,
+    /// every kresd worker by default, each as one gdb inferior. The processes stop while gdb holds
+    /// them: the resolver does not answer meanwhile.
     #[command(after_help = "Examples:
   kresctl debug                                      # every worker, interactively
   kresctl debug kresd1                               # one worker
