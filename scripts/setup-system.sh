@@ -31,7 +31,8 @@ fi
 # The user the service runs as when started as root (supervisord runs as it, from the venv).
 SERVICE_USER="${KRES_USER:-knot-resolver}"
 
-APT_PACKAGES=(knot-resolver knot knot-dnsutils dnsperf python3-venv openssl)
+# gdb: `kresctl debug` and its end-to-end test attach it to real workers.
+APT_PACKAGES=(knot-resolver knot knot-dnsutils dnsperf python3-venv openssl gdb)
 # setuptools/wheel: our package is built without build isolation (no network for that).
 PY_REQUIREMENTS=("supervisor==4.3.*" "pytest" "setuptools>=61" "wheel")
 # The test venv: schemathesis, pinned to the minor version the API test was written against

@@ -327,6 +327,20 @@ fn metrics_processes_and_cache_clear() {
         send(&service, "POST", "/cache/clear", r#"{"name": "a.example", "exact-name": true, "rr-type": "A"}"#);
     assert_eq!(cleared.status, 200, "{cleared:?}");
     assert_eq!(cleared.json()["count"], 1, "{cleared:?}");
+    // Knot Resolver 6's client always adds its default chunk, which has no effect here.
+    let cleared = send(
+        &service,
+        "POST",
+        "/cache/clear",
+        r#"{"exact-name": true, "name": "a.example.", "rr-type": "AAAA", "chunk-size": 100}"#,
+    );
+    assert_eq!((cleared.status, cleared.json()), (200, json!({"count": 1})), "{cleared:?}");
+    let everything = send(&service, "POST", "/cache/clear", r#"{"chunk-size": 100}"#);
+    assert!(everything.json()["count"].is_u64(), "{everything:?}");
+    let pointless =
+        send(&service, "POST", "/cache/clear", r#"{"name": "a.example", "exact-name": true, "chunk-size": 5}"#);
+    assert_eq!(pointless.status, 422, "{pointless:?}");
+    assert_eq!(errors(&pointless).into_iter().map(|(p, _)| p).collect::<Vec<_>>(), ["/chunk-size"]);
     let cleared = send(&service, "POST", "/cache/clear", r#"{"name": "example", "chunk-size": 5}"#);
     assert_eq!(cleared.status, 200, "{cleared:?}");
     assert!(cleared.json()["count"].is_u64(), "{cleared:?}");
@@ -345,4 +359,34 @@ fn metrics_processes_and_cache_clear() {
     assert_eq!(errors(&crashing).into_iter().map(|(p, _)| p).collect::<Vec<_>>(), ["/chunk-size"]);
     assert_eq!(service.workers()["kresd0"], kresd0, "the worker was restarted");
     assert_eq!(answer(&service, "a.example"), ["192.0.2.1"], "still answering");
+}
+
+#[test]
+fn a_view_tag_that_no_rule_uses_is_noted_in_the_answer_and_the_log() {
+    let service = Service::start(Path::new(EXE), &config());
+    let views = r#"[{"subnets": ["10.0.0.0/8"], "tags": ["lan", "guests"]}]"#;
+    let rules = r#"[{"name": ["blocked.example"], "subtree": "empty", "tags": ["lan"]}]"#;
+    // The rule first: its tag must be given by a view, so both go in one JSON Patch.
+    let patch = format!(
+        r#"[{{"op": "add", "path": "/views", "value": {views}}}, {{"op": "add", "path": "/local-data/rules", "value": {rules}}}]"#
+    );
+    let reply =
+        http(&socket(&service), "PATCH", "/v1/config", &[("Content-Type", "application/json-patch+json")], &patch);
+    assert_eq!(reply.status, 200, "{reply:?}\n{}", service.log());
+    let notes: Vec<Value> = reply.json()["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter(|n| n["pointer"].as_str().is_some_and(|p| p.starts_with("/views")))
+        .cloned()
+        .collect();
+    assert_eq!(notes.len(), 1, "{reply:?}");
+    assert_eq!(notes[0]["pointer"], "/views/0/tags/1");
+    let message = notes[0]["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("tag `guests` is given to clients but no local-data rule or RPZ uses it"), "{message}");
+    // Applied all the same, and in the log.
+    assert_eq!(get(&service, "/v1/config/views/0/tags").json(), json!(["lan", "guests"]));
+    let logged = format!("note on the configuration from API PATCH /v1/config: /views/0/tags/1: {message}");
+    wait_until("the note is logged", Duration::from_secs(5), || service.log().contains(&logged));
+    assert_eq!(answer(&service, "a.example"), ["192.0.2.1"]);
 }

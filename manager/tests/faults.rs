@@ -384,7 +384,7 @@ fn assert_whole(service: &Service, within: Duration) -> u64 {
 fn assert_one_config(service: &Service) -> u64 {
     let document = get(service, "/v1/config").json();
     let validate = kres_manager::reconcile::reload::validator(&kres_tests::kresd::target());
-    let config = validate(&document).unwrap_or_else(|r| panic!("the running config is valid: {r}"));
+    let (config, _) = validate(&document).unwrap_or_else(|r| panic!("the running config is valid: {r}"));
     let layout = Layout::new(&service.rundir(), None);
     let processes = get(service, "/processes/kresd").json();
     let generation = get(service, "/").json()["generation"].as_u64().expect("generation");

@@ -543,18 +543,16 @@ fn metrics_schema_and_cache_clear() {
     let paths: Vec<String> = api.received().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/metrics/json", "/metrics/prometheus", "/schema"]);
 
-    let run =
-        api.kresctl(&["cache", "clear", "example.com.", "--exact-name", "--rr-type", "aaaa", "--chunk-size", "10"]);
+    let run = api.kresctl(&["cache", "clear", "example.com.", "--exact-name", "--rr-type", "aaaa"]);
     assert_eq!(run.success().stdout, "{\n  \"count\": 12\n}\n");
     let request = &api.received()[3];
     assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/cache/clear"));
     assert_eq!(request.header("content-type"), Some("application/json"));
-    assert_eq!(
-        request.json(),
-        json!({"name": "example.com.", "exact-name": true, "rr-type": "AAAA", "chunk-size": 10})
-    );
+    assert_eq!(request.json(), json!({"name": "example.com.", "exact-name": true, "rr-type": "AAAA"}));
     api.kresctl(&["cache", "clear"]).success();
     assert_eq!(api.received()[4].json(), json!({}));
+    api.kresctl(&["cache", "clear", "example.com.", "--chunk-size", "10"]).success();
+    assert_eq!(api.received()[5].json(), json!({"name": "example.com.", "chunk-size": 10}));
 }
 
 #[test]
@@ -619,4 +617,82 @@ fn completion_scripts() {
         assert!(run.success().stdout.contains("kresctl"), "{shell}");
         assert!(run.stdout.contains("reload"), "{shell}");
     }
+}
+
+/// A directory holding an executable `gdb` that only prints its arguments: for the argument
+/// handling of `kresctl debug`, without stopping anything.
+fn fake_gdb_dir() -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let gdb = dir.path().join("gdb");
+    std::fs::write(&gdb, "#!/bin/sh\necho \"gdb $*\"\n").expect("write");
+    std::fs::set_permissions(&gdb, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+#[test]
+fn debug_attaches_gdb_to_the_processes_the_api_lists() {
+    let api = FakeApi::unix(|request| match request.path.as_str() {
+        "/processes/kresd" => ok(json!([
+            {"name": "kresd0", "type": "kresd", "pid": 4100, "state": "running"},
+            {"name": "kresd1", "type": "kresd", "pid": 4101, "state": "running"}
+        ])),
+        "/processes/all" => ok(json!([
+            {"name": "kresd0", "type": "kresd", "pid": 4100, "state": "running"},
+            {"name": "kresd1", "type": "kresd", "pid": 4101, "state": "running"},
+            {"name": "cache-gc", "type": "gc", "pid": null, "state": "stopped"}
+        ])),
+        _ => error(404, "", "no route"),
+    });
+    let dir = fake_gdb_dir();
+    let gdb = dir.path().join("gdb").display().to_string();
+    let run = api.kresctl(&["debug", "--gdb", &gdb, "--print-only"]);
+    assert_eq!(
+        run.success().stdout,
+        format!(
+            "{gdb} -q -ex 'set schedule-multiple on' -ex 'attach 4100' -ex add-inferior -ex 'inferior 2' -ex 'attach \
+             4101' -ex 'inferior 1' -ex 'echo \\nAttached to 2 processes; `inferior N` switches between them: 1 = \
+             kresd0 (pid 4100), 2 = kresd1 (pid 4101).\\n'\n"
+        )
+    );
+    // One worker by name; gdb's own arguments after `--`; gdb really run (it replaces kresctl).
+    let run = api.kresctl(&["debug", "kresd1", "--gdb", &gdb, "--", "-batch", "-ex", "bt"]);
+    assert_eq!(run.success().stdout, "gdb -q -ex attach 4101 -batch -ex bt\n");
+    let paths: Vec<String> = api.received().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/processes/kresd", "/processes/all"]);
+    // Names that are not running, or not there.
+    let run = api.kresctl(&["debug", "cache-gc", "--gdb", &gdb]);
+    assert_eq!(run.failure().stderr, "error: nothing to attach to: cache-gc is stopped\n");
+    let run = api.kresctl(&["debug", "kresd7", "--gdb", &gdb]);
+    assert!(
+        run.failure().stderr.contains(
+            "no process named `kresd7`: give kresd (every worker), gc, all, or one of: kresd0, kresd1, cache-gc"
+        ),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn debug_without_gdb_says_so_before_asking_the_api() {
+    let empty = TempDir::new();
+    let output = Command::new(env!("CARGO_BIN_EXE_kresctl"))
+        .args(["--socket", "/nonexistent/api.sock", "debug"])
+        .env("PATH", empty.path())
+        .output()
+        .expect("kresctl runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: gdb is not installed (`gdb` is not found on PATH): install it (on Debian: `apt install gdb`), or name \
+         a debugger with --gdb PATH\n"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_kresctl"))
+        .args(["--socket", "/nonexistent/api.sock", "debug", "--gdb", "/nonexistent/gdb"])
+        .output()
+        .expect("kresctl runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: cannot use --gdb /nonexistent/gdb: /nonexistent/gdb is not an executable file\n"
+    );
 }

@@ -51,7 +51,7 @@ pub use resolve::{
 pub use schema_derive::Schema;
 pub use types::auto::{Auto, OneOrMany};
 pub use types::builtin::KeySchema;
-pub use types::net::{AddrPort, DomainName, InterfacePort, InterfaceTarget, IpNet, Port};
+pub use types::net::{AddrPort, DomainName, InterfacePort, InterfaceTarget, IpAddrExact, IpNet, Port};
 pub use types::paths::{DirPath, FilePath};
 pub use types::units::{Duration, Size};
 pub use value::{FileId, Kind, Span, Value};

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use schema_core::{AddrPort, Auto, DomainName, Duration, InterfacePort, IpNet, OneOrMany, Port, Schema, Size};
+use schema_core::{
+    AddrPort, Auto, DomainName, Duration, InterfacePort, IpAddrExact, IpNet, OneOrMany, Port, Schema, Size,
+};
 
 /// Top level of the agreement model.
 #[derive(Schema, Debug, Clone, PartialEq)]
@@ -35,6 +37,7 @@ pub struct Agree {
     pub upstream: Option<Upstream>,
     pub domain: Option<DomainName>,
     pub iface: Option<InterfacePort>,
+    pub exact: Option<IpAddrExact>,
 }
 
 #[derive(Schema, Debug, Clone, PartialEq)]

@@ -42,6 +42,8 @@ fn corpus() {
         json!({"nets": ["10.0.0.0/8", "::/0", "192.0.2.1"], "names": {"a.example": ["192.0.2.1", "2001:db8::1"]}}),
         json!({"upstream": "system", "domain": "example.com.", "iface": "lo@853"}),
         json!({"upstream": "192.0.2.1@53", "domain": ".", "iface": "::1"}),
+        json!({"exact": "::1!"}),
+        json!({"exact": "192.0.2.1!"}),
         json!({"name": null, "nets": null, "upstream": null}),
         json!({"level": 3.0}),
     ];
@@ -73,6 +75,9 @@ fn corpus() {
         json!({"domain": "-a.example"}),
         json!({"iface": "1.2.3.999"}),
         json!({"iface": "a-very-long-interface-name"}),
+        json!({"exact": "::1"}),
+        json!({"exact": "::1!!"}),
+        json!({"exact": "10.0.0.0/8!"}),
         json!({"unknown": 1}),
         json!({"ratio": null}),
     ];
@@ -113,6 +118,9 @@ fn scalar() -> impl Strategy<Value = Json> {
             "127.0.0.1@53",
             "::1",
             "::1@53",
+            "::1!",
+            "192.0.2.1!",
+            "1.2.3.999!",
             "10.0.0.0/8",
             "10.0.0.0/33",
             "::/0",
@@ -144,7 +152,7 @@ fn scalar() -> impl Strategy<Value = Json> {
 
 const TOP_KEYS: &[&str] = &[
     "workers", "name", "enabled", "ratio", "level", "size", "timeout", "mode", "listen", "nets", "names", "upstream",
-    "domain", "iface", "bogus",
+    "domain", "iface", "exact", "bogus",
 ];
 const LISTEN_KEYS: &[&str] = &["interface", "port", "kind", "bogus"];
 

@@ -56,6 +56,8 @@ const NETWORK_FULL: &str = "  do-ipv6: false
       destination: 192.0.2.0/24
     - source: 'fd00::/8'
       destination: '2001:db8::'
+    - source: 172.16.0.0/12
+      destination: '192.0.2.9!'
 ";
 
 #[test]
@@ -118,6 +120,25 @@ fn address_renumbering_rewrites_answers() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(kresd.query("inner.example", "A").data(), vec!["192.1.2.3"]);
     assert_eq!(kresd.query("v4only.example", "A").data(), vec!["192.0.2.33"]);
+}
+
+#[test]
+fn address_renumbering_with_an_exclamation_mark_maps_a_whole_network_to_one_address() {
+    // Knot Resolver 6's documented example: a whole network to one address (`'::1!'`).
+    let lua = "lua:\n  script: |\n    modules.load('hints')\n    hints.set('inner.example 10.1.2.3')\n    \
+               hints.set('other.example 10.200.0.1')\n    hints.set('inner6.example fd00::1:2')\n    \
+               hints.set('outside.example 192.0.2.200')\n    \
+               policy.add(policy.suffix(policy.PASS, { todname('example.') }))\n    policy.add(policy.all(policy.REFUSE))\n";
+    let kresd = Kresd::start(&config(&format!(
+        "  address-renumbering:\n    - source: 10.0.0.0/8\n      destination: '192.0.2.7!'\n    - source: 'fd00::/8'\n      \
+         destination: '::1!'\n{lua}"
+    )))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(kresd.lua.contains("{ \"10.0.0.0/8\", \"192.0.2.7!\" }"), "{}", kresd.lua);
+    assert_eq!(kresd.query("inner.example", "A").data(), vec!["192.0.2.7"]);
+    assert_eq!(kresd.query("other.example", "A").data(), vec!["192.0.2.7"]);
+    assert_eq!(kresd.query("inner6.example", "AAAA").data(), vec!["::1"]);
+    assert_eq!(kresd.query("outside.example", "A").data(), vec!["192.0.2.200"], "outside the source network");
 }
 
 #[test]

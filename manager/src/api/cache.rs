@@ -1,12 +1,23 @@
 //! `POST /cache/clear`: Knot Resolver 6's body (`name`, `exact-name`, `rr-type`, `chunk-size`,
 //! all optional), validated, then `cache.clear(...)` run over one worker's control socket (the
 //! cache is shared by every worker, so one clear is enough). Every value reaches Lua through
-//! [`crate::kresd::lua`].
+//! [`crate::kresd::lua`]. The answer is the table kresd's `cache.clear` returns, as JSON
+//! (`count`, and notes such as `not_apex`, `subtree`, `chunk_limit`): what Knot Resolver 6's API
+//! answers and its `kresctl cache clear` prints.
 //!
-//! kresd 5.6's `cache.clear(name, exact_name, rr_type, chunk_size)`: without a name (or with `.`
-//! and not `exact-name`) it clears everything; `rr-type` needs `exact-name` and excludes
-//! `chunk-size`; a subtree is cleared `chunk-size` records at a time (default 100), the rest
-//! asynchronously. Its result table is the answer (`count`, and notes such as `chunk_limit`).
+//! The semantics are Knot Resolver 6's, so that its client works unchanged:
+//!
+//! - no `name` (or `.` without `exact-name`): the whole cache;
+//! - a `name`: that name and its subtree, `chunk-size` records at a time (default 100), the rest
+//!   asynchronously;
+//! - `exact-name`: the name alone; with `rr-type` (which needs `exact-name`), one type of it.
+//!
+//! `chunk-size` takes effect only on a subtree: Knot Resolver 6 sends no chunk to kresd for an
+//! exact name, and kresd refuses one with `rr-type` and ignores it for the whole cache. Its client
+//! always sends its default, `chunk-size: 100`, so that value is accepted wherever it has no effect;
+//! another value there is refused (422), since the caller asked for something that would not
+//! happen. Two deliberate differences, where Knot Resolver 6 would clear the whole cache
+//! although a narrow clear was asked for: `exact-name` or `rr-type` without a `name` is refused.
 //!
 //! `chunk-size` is at most [`MAX_CHUNK_SIZE`]: kresd 5.6 keeps a chunk's keys in an array on
 //! its stack (48 bytes a record, in `kr_cache_remove_subtree`), so a large one overflows the
@@ -31,8 +42,12 @@ pub struct CacheClear {
     pub exact_name: bool,
     /// The type's name and number.
     pub rr_type: Option<(String, u16)>,
+    /// The chunk of a subtree clear (`None` where a chunk has no effect: it is not sent).
     pub chunk_size: Option<u64>,
 }
+
+/// Knot Resolver 6's default `chunk-size`, which its client always sends.
+pub const DEFAULT_CHUNK_SIZE: u64 = 100;
 
 /// The largest `chunk-size` (480 KB of a worker's stack; larger chunks may crash kresd 5.6).
 /// Clearing more records is not refused: the rest is cleared asynchronously, chunk by chunk.
@@ -176,15 +191,11 @@ pub fn parse(body: &Value) -> Result<CacheClear, ApiError> {
             _ => problem(format!("unknown key `{key}` (name, exact-name, rr-type, chunk-size)")),
         }
     }
-    if clear.name.is_none() && (clear.exact_name || clear.rr_type.is_some() || clear.chunk_size.is_some()) {
-        let what = if clear.exact_name {
-            "exact-name"
-        } else if clear.rr_type.is_some() {
-            "rr-type"
-        } else {
-            "chunk-size"
-        };
-        problems.push(("/name".into(), format!("`{what}` needs a `name`; without one the whole cache is cleared")));
+    let name_is_valid = !problems.iter().any(|(pointer, _)| pointer == "/name");
+    if clear.name.is_none() && name_is_valid && (clear.exact_name || clear.rr_type.is_some()) {
+        let what = if clear.exact_name { "exact-name" } else { "rr-type" };
+        problems
+            .push(("/name".into(), format!("`{what}` needs a `name`; without one the whole cache would be cleared")));
     }
     if clear.rr_type.is_some() && !clear.exact_name && clear.name.is_some() {
         problems.push((
@@ -192,19 +203,52 @@ pub fn parse(body: &Value) -> Result<CacheClear, ApiError> {
             "`rr-type` needs `exact-name: true` (kresd clears one type of one name only)".into(),
         ));
     }
-    if clear.rr_type.is_some() && clear.chunk_size.is_some() {
-        problems.push(("/chunk-size".into(), "`chunk-size` cannot be combined with `rr-type`".into()));
+    if let Some(size) = clear.chunk_size
+        && !clear.is_subtree()
+    {
+        // Where it has no effect, Knot Resolver 6's default is accepted (its client always
+        // sends it) and not passed to kresd.
+        clear.chunk_size = None;
+        if size != DEFAULT_CHUNK_SIZE && name_is_valid {
+            let where_ = if clear.name.is_none() || clear.name.as_deref() == Some(".") {
+                "the whole cache is cleared at once"
+            } else if clear.rr_type.is_some() {
+                "one type of one name is one record"
+            } else {
+                "an exact name is cleared without chunks"
+            };
+            problems.push((
+                "/chunk-size".into(),
+                format!(
+                    "`chunk-size` applies only to a subtree (a `name` without `exact-name`); here it has no \
+                     effect ({where_}): leave it out or give the default, {DEFAULT_CHUNK_SIZE}"
+                ),
+            ));
+        }
     }
     if problems.is_empty() { Ok(clear) } else { Err(ApiError::Unprocessable(problems)) }
 }
 
 impl CacheClear {
-    /// The Lua call.
+    /// Whether this clears a subtree in chunks: a name other than the root, without `exact-name`.
+    fn is_subtree(&self) -> bool {
+        self.name.as_deref().is_some_and(|name| name != ".") && !self.exact_name && self.rr_type.is_none()
+    }
+
+    /// The Lua call. One type of one name is followed by a commit: kresd 5.6's
+    /// `kr_cache_remove` (which `cache.clear` uses for it) leaves the removal in the worker's open
+    /// write transaction, so the other workers would go on answering the record until this worker
+    /// happened to end a request (the subtree and whole-cache clears commit by themselves).
     pub fn lua(&self) -> String {
         let Some(name) = &self.name else { return "cache.clear()".into() };
         let rr_type = self.rr_type.as_ref().map_or("nil".to_owned(), |(_, number)| number.to_string());
         let chunk = self.chunk_size.map_or("nil".to_owned(), |size| size.to_string());
-        format!("cache.clear({}, {}, {rr_type}, {chunk})", lua::string(name), self.exact_name)
+        let call = format!("cache.clear({}, {}, {rr_type}, {chunk})", lua::string(name), self.exact_name);
+        if self.rr_type.is_some() {
+            format!("(function() local cleared = {call}; assert(kres.context().cache:commit()); return cleared end)()")
+        } else {
+            call
+        }
     }
 }
 
@@ -250,7 +294,10 @@ mod tests {
         let clear = parse(&json!({"name": "example.com", "chunk-size": 10})).unwrap();
         assert_eq!(clear.lua(), r#"cache.clear("example.com.", false, nil, 10)"#);
         let clear = parse(&json!({"name": "a.example.", "exact-name": true, "rr-type": "aaaa"})).unwrap();
-        assert_eq!(clear.lua(), r#"cache.clear("a.example.", true, 28, nil)"#);
+        assert_eq!(
+            clear.lua(),
+            r#"(function() local cleared = cache.clear("a.example.", true, 28, nil); assert(kres.context().cache:commit()); return cleared end)()"#
+        );
         assert_eq!(rr_type("TYPE65"), Some(65));
         assert_eq!(rr_type("TYPE+1"), None);
     }
@@ -273,6 +320,52 @@ mod tests {
         assert_eq!(pointers, ["/exact-name", "/chunk-size"], "{problems:?}");
         assert!(parse(&json!({"exact-name": true})).is_err());
         assert!(parse(&json!([1])).is_err());
+        // An invalid name is one problem, not also a misplaced chunk.
+        let Err(ApiError::Unprocessable(problems)) = parse(&json!({"name": "a..b", "chunk-size": 5})) else {
+            panic!("invalid");
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+    }
+
+    /// What Knot Resolver 6's `kresctl cache clear` sends: every key, `chunk-size: 100` always.
+    fn kr6(name: Option<&str>, exact_name: bool, rr_type: Option<&str>, chunk_size: u64) -> Value {
+        json!({"exact-name": exact_name, "name": name, "rr-type": rr_type, "chunk-size": chunk_size})
+    }
+
+    #[test]
+    fn knot_resolver_6_clients_bodies_are_accepted() {
+        let lua = |body: Value| parse(&body).unwrap_or_else(|e| panic!("{body} refused: {e:?}")).lua();
+        assert_eq!(
+            lua(kr6(Some("example.com."), true, Some("AAAA"), 100)),
+            r#"(function() local cleared = cache.clear("example.com.", true, 28, nil); assert(kres.context().cache:commit()); return cleared end)()"#
+        );
+        assert_eq!(lua(kr6(Some("example.com."), true, None, 100)), r#"cache.clear("example.com.", true, nil, nil)"#);
+        assert_eq!(lua(kr6(Some("example.com."), false, None, 100)), r#"cache.clear("example.com.", false, nil, 100)"#);
+        assert_eq!(lua(kr6(Some("example.com."), false, None, 7)), r#"cache.clear("example.com.", false, nil, 7)"#);
+        assert_eq!(lua(kr6(None, false, None, 100)), "cache.clear()");
+        assert_eq!(lua(kr6(Some("."), false, None, 100)), r#"cache.clear(".", false, nil, nil)"#);
+        assert_eq!(lua(kr6(Some("."), true, None, 100)), r#"cache.clear(".", true, nil, nil)"#);
+    }
+
+    #[test]
+    fn a_chunk_that_would_have_no_effect_is_refused_unless_it_is_the_default() {
+        for (body, reason) in [
+            (kr6(Some("example.com."), true, Some("AAAA"), 10), "one type of one name"),
+            (kr6(Some("example.com."), true, None, 10), "an exact name"),
+            (kr6(None, false, None, 10), "the whole cache"),
+            (kr6(Some("."), false, None, 10), "the whole cache"),
+        ] {
+            let Err(ApiError::Unprocessable(problems)) = parse(&body) else { panic!("{body} accepted") };
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].0, "/chunk-size", "{problems:?}");
+            assert!(problems[0].1.contains(reason) && problems[0].1.contains("only to a subtree"), "{problems:?}");
+        }
+        // A narrow clear without a name is refused rather than clearing everything.
+        for body in [kr6(None, true, None, 100), kr6(None, true, Some("A"), 100)] {
+            let Err(ApiError::Unprocessable(problems)) = parse(&body) else { panic!("{body} accepted") };
+            let pointers: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+            assert_eq!(pointers, ["/name"], "{problems:?}");
+        }
     }
 
     #[test]

@@ -308,6 +308,7 @@ async fn answer(state: &ApiState, result: Result<Outcome, ApiError>, detail: Cha
                 "applied": !outcome.unchanged,
                 "plan": outcome.plan,
                 "steps": outcome.steps,
+                "notes": outcome.notes,
             });
             let mut response = with_etag(Json(body).into_response(), &etag);
             response.extensions_mut().insert(detail);

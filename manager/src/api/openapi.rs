@@ -181,7 +181,7 @@ fn paths() -> Value {
         }},
         "/cache/clear": {"post": {
             "summary": "Clear the shared cache",
-            "description": "Runs kresd's `cache.clear(name, exact-name, rr-type, chunk-size)` on one worker (the cache is shared). Without a name the whole cache is cleared (so does an empty body, `{}` or `null`).",
+            "description": "Runs kresd's `cache.clear(name, exact-name, rr-type, chunk-size)` on one worker (the cache is shared), with Knot Resolver 6's semantics. Without a name the whole cache is cleared (so does an empty body, `{}` or `null`); with a name, its subtree in chunks; with exact-name the name alone, with rr-type one type of it. `chunk-size` applies to a subtree only: elsewhere its default (100, which Knot Resolver 6's kresctl always sends) is accepted and ignored, and another value is refused. The answer is the table kresd returns, as Knot Resolver 6's kresctl prints it.",
             "requestBody": {
                 "required": false,
                 "content": {
@@ -432,13 +432,22 @@ fn components() -> Value {
             },
             "Applied": {
                 "type": "object",
-                "required": ["generation", "etag", "applied", "plan", "steps"],
+                "required": ["generation", "etag", "applied", "plan", "steps", "notes"],
                 "properties": {
                     "generation": {"type": "integer"},
                     "etag": string.clone(),
                     "applied": {"type": "boolean", "description": "false for a dry run or when nothing changed"},
                     "plan": schema_ref("Plan"),
                     "steps": {"type": "array", "items": string.clone(), "description": "What was done, in order"},
+                    "notes": {
+                        "type": "array",
+                        "description": "What validation noted about the config, which is valid all the same (e.g. a view tag that no local-data rule uses, or a setting the installed kresd ignores); each is logged too",
+                        "items": {
+                            "type": "object",
+                            "required": ["pointer", "message"],
+                            "properties": {"pointer": string.clone(), "message": string.clone()},
+                        },
+                    },
                 },
             },
             "Process": {
@@ -478,13 +487,18 @@ fn components() -> Value {
                     "name": {"type": "string", "description": "Domain name whose subtree (or, with exact-name, itself) is cleared; the whole cache without it"},
                     "exact-name": {"type": "boolean", "default": false},
                     "rr-type": {"type": "string", "description": "A record type (A, AAAA, TYPE65, ...); needs exact-name"},
-                    "chunk-size": {"type": "integer", "minimum": 1, "maximum": super::cache::MAX_CHUNK_SIZE, "default": 100, "description": format!("Records cleared at once; the rest is cleared asynchronously. At most {}: kresd 5.6 keeps a chunk on its stack, and larger chunks may crash it", super::cache::MAX_CHUNK_SIZE)},
+                    "chunk-size": {"type": "integer", "minimum": 1, "maximum": super::cache::MAX_CHUNK_SIZE, "default": super::cache::DEFAULT_CHUNK_SIZE, "description": format!("Records of a subtree cleared at once; the rest is cleared asynchronously. Only for a subtree (a name without exact-name): elsewhere only the default, {}, is accepted, and ignored. At most {}: kresd 5.6 keeps a chunk on its stack, and larger chunks may crash it", super::cache::DEFAULT_CHUNK_SIZE, super::cache::MAX_CHUNK_SIZE)},
                 },
             },
             "CacheCleared": {
                 "type": "object",
                 "required": ["count"],
-                "properties": {"count": {"type": "integer"}},
+                "properties": {
+                    "count": {"type": "integer", "description": "Records removed (in this first chunk, for a subtree)"},
+                    "chunk_limit": {"type": "string", "description": "Present when the chunk was full: the rest is cleared asynchronously"},
+                    "not_apex": {"type": "string", "description": "Present when the name is not a zone apex in the cache: how to clear its proofs of non-existence"},
+                    "subtree": {"type": "string", "description": "With not_apex: the closest apex"},
+                },
                 "additionalProperties": true,
             },
         },

@@ -154,7 +154,7 @@ async fn fixture_guarded(refuse_canary: bool, guard: impl FnOnce(&Path) -> Guard
     let validate = crate::reconcile::reload::validator(&target);
     let text = std::fs::read_to_string(&file).unwrap();
     let document = schema_core::yaml::parse(&text, Some("config.yaml")).expect("parses").to_json();
-    let config = validate(&document).expect("valid");
+    let (config, _) = validate(&document).expect("valid");
     let binaries = Binaries::new(kresd.clone(), None);
     let timeouts =
         Timeouts { drain: Duration::from_millis(20), control: Duration::from_millis(500), ..Timeouts::default() };
@@ -578,6 +578,31 @@ async fn a_dry_run_returns_the_plan_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_view_tag_no_rule_uses_is_noted_in_the_answer() {
+    let f = fixture().await;
+    // The notes about views (the fixture's config has others: defer, which kresd 5.6 lacks).
+    let about_views = |answer: &Answer| -> Vec<Value> {
+        let notes = answer.body["notes"].as_array().unwrap_or_else(|| panic!("notes: {answer:?}"));
+        notes.iter().filter(|n| n["pointer"].as_str().is_some_and(|p| p.starts_with("/views"))).cloned().collect()
+    };
+    let plain = put(&f.app, "/v1/config/workers", "3").await;
+    assert_eq!((plain.status, about_views(&plain)), (StatusCode::OK, vec![]), "{plain:?}");
+    let views = r#"[{"subnets": ["10.0.0.0/8"], "tags": ["lan"]}, {"subnets": ["192.0.2.0/24"], "answer": "refused"}]"#;
+    let dry = put(&f.app, "/v1/config/views?dry-run=true", views).await;
+    assert_eq!(dry.status, StatusCode::OK, "{dry:?}");
+    let notes = about_views(&dry);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0]["pointer"], "/views/0/tags/0");
+    assert!(notes[0]["message"].as_str().unwrap().starts_with("tag `lan` is given to clients but no local-data rule"));
+    let applied = put(&f.app, "/v1/config/views", views).await;
+    assert_eq!((applied.status, about_views(&applied)), (StatusCode::OK, notes), "{applied:?}");
+    // A rule that uses it: no note.
+    let rule = r#"{"name": ["a.example"], "subtree": "empty", "tags": ["lan"]}"#;
+    let used = put(&f.app, "/v1/config/local-data/rules", &format!("[{rule}]")).await;
+    assert_eq!((used.status, about_views(&used)), (StatusCode::OK, vec![]), "{used:?}");
+}
+
+#[tokio::test]
 async fn api_changes_survive_a_reload_unless_discarded() {
     let f = fixture().await;
     assert_eq!(put(&f.app, "/v1/config/workers", "3").await.status, StatusCode::OK);
@@ -692,6 +717,15 @@ async fn cache_clear_runs_on_a_worker_and_validates_its_body() {
     assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
     let pointers: Vec<String> = invalid.errors().into_iter().map(|(p, _)| p).collect();
     assert_eq!(pointers, ["/name", "/rr-type", "/chunk-size"]);
+    // Knot Resolver 6's kresctl always sends its default chunk.
+    let body = r#"{"exact-name": true, "name": "example.com.", "rr-type": "AAAA", "chunk-size": 100}"#;
+    let kr6 = send(&f.app, Method::POST, "/cache/clear", &[JSON], body).await;
+    assert_eq!(kr6.status, StatusCode::OK, "{:?}", kr6.body);
+    let body = r#"{"exact-name": true, "name": "example.com.", "rr-type": "AAAA", "chunk-size": 10}"#;
+    let pointless = send(&f.app, Method::POST, "/cache/clear", &[JSON], body).await;
+    assert_eq!(pointless.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let pointers: Vec<String> = pointless.errors().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(pointers, ["/chunk-size"]);
     let malformed = send(&f.app, Method::POST, "/cache/clear", &[JSON], "{").await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
 }

@@ -83,6 +83,36 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Rewrite configs of earlier Knot Resolver 6 releases into the current format.
+    ///
+    /// For files written for Knot Resolver 6.0.16 and earlier: every change is listed with its
+    /// pointer, and comments, order and blank lines are kept where the YAML allows. The migrated
+    /// config goes to standard output (one file), or back into the files with --write.
+    #[command(after_help = "Examples:
+  kresctl migrate old.yaml > config.yaml
+  kresctl migrate --diff /etc/knot-resolver/config.yaml
+  kresctl migrate --write /etc/knot-resolver/*.yaml
+  kresctl migrate --check config.yaml       # exit status 1 when it needs migrating (for CI)
+
+The changes follow Knot Resolver 6.0.17's release notes: `dnssec: false` -> `dnssec: {enable: false}`,
+/monitoring/enabled -> /monitoring/metrics, /logging/dnssec-bogus -> /dnssec/log-bogus, removed
+options such as /max-workers and /webmgmt, and the rest. A section given as a mapping without
+`enable` (graphite, dnstap, dns64, proxy-protocol, rate-limiting, prediction) meant `on` then, so
+`enable: true` is added.")]
+    Migrate {
+        /// Write each migrated file back in place (files that need nothing are not touched).
+        #[arg(short, long)]
+        write: bool,
+        /// Print a unified diff of each file instead of the migrated config.
+        #[arg(long)]
+        diff: bool,
+        /// Change nothing and print no config: exit 1 when a file needs migrating.
+        #[arg(long, conflicts_with_all = ["write", "diff"])]
+        check: bool,
+        /// Config files, YAML or JSON (by the `.json` extension).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Print the kresd Lua configuration of one worker for config files (validated first, as by
     /// `validate`).
     Convert {
@@ -165,6 +195,42 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Run gdb attached to one worker or to all of them.
+    ///
+    /// As Knot Resolver 6's `kresctl debug`: gdb attached to processes of the running service,
+    /// every kresd worker by default, each as one gdb inferior. The processes stop while gdb holds
+    /// them: the resolver does not answer meanwhile.
+    #[command(after_help = "Examples:
+  kresctl debug                                      # every worker, interactively
+  kresctl debug kresd1                               # one worker
+  kresctl debug all -- -batch -ex 'thread apply all bt'   # a backtrace of every process, then detach
+  kresctl debug --print-only                         # only print the gdb command line
+
+gdb must be allowed to trace the processes: as root it is; otherwise run it with --sudo, or give gdb
+the capability (setcap cap_sys_ptrace=eip /usr/bin/gdb), or relax /proc/sys/kernel/yama/ptrace_scope.
+kresctl must run on the machine of the service.")]
+    Debug(DebugArgs),
+}
+
+/// `kresctl debug`'s arguments.
+#[derive(Args, Debug, PartialEq)]
+pub struct DebugArgs {
+    /// Which processes: `kresd` (every worker), `gc` (the cache GC), `all`, or one process by
+    /// name (`kresd1`, `cache-gc`, `canary`).
+    #[arg(value_name = "PROCESS", default_value = "kresd")]
+    pub process: String,
+    /// Run gdb through `sudo --`, to be allowed to trace processes of another user.
+    #[arg(long)]
+    pub sudo: bool,
+    /// The debugger: a command on PATH, or a path [default: gdb].
+    #[arg(long, value_name = "GDB")]
+    pub gdb: Option<String>,
+    /// Print the gdb command line (shell-quoted) instead of running it.
+    #[arg(long)]
+    pub print_only: bool,
+    /// More arguments for gdb, after `--`, passed after kresctl's own.
+    #[arg(last = true, value_name = "GDB_ARGS", allow_hyphen_values = true)]
+    pub gdb_args: Vec<String>,
 }
 
 #[derive(Subcommand, Debug, PartialEq)]
@@ -300,11 +366,15 @@ pub struct PlanArgs {
 
 #[derive(Subcommand, Debug, PartialEq)]
 pub enum CacheCommand {
-    /// Remove records from the shared cache: everything, or a name with its subtree.
+    /// Remove records from the shared cache: everything, a name with its subtree, a name alone,
+    /// or one type of a name (as Knot Resolver 6's `kresctl cache clear`); prints what kresd
+    /// answered (`count`, and notes such as `chunk_limit`).
     #[command(after_help = "Examples:
   kresctl cache clear                                   # the whole cache
   kresctl cache clear example.com.                      # example.com. and below
-  kresctl cache clear example.com. --exact-name --rr-type AAAA")]
+  kresctl cache clear example.com. --chunk-size 1000    # the same, 1000 records at a time
+  kresctl cache clear --exact-name example.com.         # example.com. alone
+  kresctl cache clear --exact-name --rr-type AAAA example.com.")]
     Clear {
         /// The domain name whose records (and its subtree's) are removed [default: all].
         #[arg(value_name = "NAME")]
@@ -315,8 +385,10 @@ pub enum CacheCommand {
         /// Only records of this type (A, AAAA, ...); needs --exact-name.
         #[arg(long, value_name = "TYPE", requires = "exact_name")]
         rr_type: Option<String>,
-        /// How many records to remove at a time (a bigger chunk holds the workers longer).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        /// How many records of a subtree to remove at a time, the rest asynchronously (a bigger
+        /// chunk holds the workers longer) [kresd's default: 100]; only with a NAME and without
+        /// --exact-name.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), requires = "name", conflicts_with = "exact_name")]
         chunk_size: Option<u64>,
     },
 }
@@ -416,20 +488,55 @@ mod tests {
         assert!(parse(&["pids", "canary"]).is_err());
         assert_eq!(parse(&["schema", "--live"]).unwrap().command, Command::Schema { live: true, output: None });
         assert_eq!(parse(&["metrics", "--prometheus"]).unwrap().command, Command::Metrics { prometheus: true });
-        let cli = parse(&["cache", "clear", "example.com.", "--exact-name", "--rr-type", "AAAA", "--chunk-size", "10"]);
+        let cli = parse(&["cache", "clear", "example.com.", "--exact-name", "--rr-type", "AAAA"]);
         assert_eq!(
             cli.unwrap().command,
             Command::Cache(CacheCommand::Clear {
                 name: Some("example.com.".into()),
                 exact_name: true,
                 rr_type: Some("AAAA".into()),
-                chunk_size: Some(10),
+                chunk_size: None,
             })
         );
+        let cli = parse(&["cache", "clear", "example.com.", "--chunk-size", "10"]);
+        assert!(
+            matches!(cli.unwrap().command, Command::Cache(CacheCommand::Clear { chunk_size: Some(10), .. })),
+            "a subtree's chunk"
+        );
+        assert!(
+            parse(&["cache", "clear", "x.", "--exact-name", "--chunk-size", "10"]).is_err(),
+            "no chunk for one name"
+        );
+        assert!(parse(&["cache", "clear", "--chunk-size", "10"]).is_err(), "no chunk for the whole cache");
         assert!(parse(&["cache", "clear", "--exact-name"]).is_err(), "--exact-name needs a name");
         assert!(parse(&["cache", "clear", "x.", "--rr-type", "A"]).is_err(), "--rr-type needs --exact-name");
         assert!(parse(&["cache", "clear", "--chunk-size", "0"]).is_err());
         assert!(parse(&["completion", "zsh"]).is_ok());
+        let debug = |args: &[&str]| match parse(args).map(|cli| cli.command) {
+            Ok(Command::Debug(args)) => Ok(args),
+            other => Err(format!("{other:?}")),
+        };
+        assert_eq!(
+            debug(&["debug"]).unwrap(),
+            DebugArgs { process: "kresd".into(), sudo: false, gdb: None, print_only: false, gdb_args: vec![] }
+        );
+        let args =
+            debug(&["debug", "kresd1", "--sudo", "--gdb", "/opt/gdb", "--print-only", "--", "-batch", "-ex", "bt"]);
+        assert_eq!(
+            args.unwrap(),
+            DebugArgs {
+                process: "kresd1".into(),
+                sudo: true,
+                gdb: Some("/opt/gdb".into()),
+                print_only: true,
+                gdb_args: vec!["-batch".into(), "-ex".into(), "bt".into()]
+            }
+        );
+        // Global options after the command, gdb's own options only after `--`.
+        let args = debug(&["debug", "all", "--socket", "/x.sock", "--", "--socket"]).unwrap();
+        assert_eq!((args.process.as_str(), args.gdb_args), ("all", vec!["--socket".to_owned()]));
+        assert!(parse(&["debug", "kresd0", "-batch"]).is_err(), "gdb's options need `--`");
+        assert!(parse(&["debug", "kresd0", "kresd1"]).is_err(), "one PROCESS");
         assert!(parse(&["completion", "tcsh"]).is_err());
     }
 }

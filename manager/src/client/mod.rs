@@ -1,7 +1,8 @@
 //! kresctl: the command-line client of kres-manager. [`run`] is the whole program, so tests and
 //! the binary run the same code.
 //!
-//! Offline commands (`validate`, `convert`, `schema`, `docs`) use the library directly. Online
+//! Offline commands (`validate`, `convert`, `migrate`, `schema`, `docs`) use the library directly;
+//! `debug` asks the API which processes run and hands over to gdb ([`debug`]). Online
 //! commands find the management API ([`discover`]: `--socket`, else the config file's
 //! `management` section, else the default socket), send HTTP/1.1 requests over a unix socket or
 //! TCP ([`http`], one connection per request, with timeouts) and print the answers for people
@@ -10,6 +11,7 @@
 //! status 1.
 
 pub mod cli;
+pub mod debug;
 pub mod discover;
 pub mod http;
 pub mod input;
@@ -97,6 +99,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
                 kresd::render::render_worker(target.dialect, &validated.config, &worker).map_err(Failure::error)?;
             write_output(output.as_deref(), &text)
         }
+        Command::Migrate { write, diff, check, files } => migrate(&files, write, diff, check),
         Command::Schema { live: false, output } => {
             let text = serde_json::to_string_pretty(&config::json_schema()).unwrap_or_default() + "\n";
             write_output(output.as_deref(), &text)
@@ -111,6 +114,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Metrics { prometheus } => online::metrics(global, prometheus),
         Command::Cache(command) => online::cache(global, command),
         Command::Pids { kind } => online::pids(global, kind),
+        Command::Debug(args) => debug::run(global, args),
         Command::Completion { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "kresctl", &mut text);
@@ -118,6 +122,75 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// `kresctl migrate`: the changes of each file (standard error), then its migrated text, its diff,
+/// or nothing (`--check`, `--write`). Exit status 1 for a file that cannot be read or parsed, and
+/// with `--check` for one that needs migrating.
+fn migrate(files: &[PathBuf], write: bool, diff: bool, check: bool) -> Result<(), Failure> {
+    if files.len() > 1 && !(write || diff || check) {
+        return Err(Failure::error(
+            "several files: give --write (rewrite them), --diff or --check; one file alone is printed",
+        ));
+    }
+    let mut failed = false;
+    let mut outdated = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("error: cannot read {name}: {error}");
+                failed = true;
+                continue;
+            }
+        };
+        let json = path.extension().is_some_and(|e| e == "json");
+        let migrated = match config::migrate::migrate(&text, &name, json) {
+            Ok(migrated) => migrated,
+            Err(error) => {
+                eprintln!("error: {name}: {error}");
+                failed = true;
+                continue;
+            }
+        };
+        if migrated.changes.is_empty() {
+            eprintln!("{name}: already in the current format");
+        } else {
+            outdated.push(name.clone());
+            for change in &migrated.changes {
+                eprintln!("{name}: {}: {}", change.pointer, change.message);
+            }
+            if migrated.comments_lost {
+                eprintln!(
+                    "{name}: note: the YAML could not be edited in place (flow style at a changed place), so it is \
+                     written out anew, without its comments"
+                );
+            }
+        }
+        if diff && !migrated.changes.is_empty() {
+            let text_diff = similar::TextDiff::from_lines(&text, &migrated.text);
+            out(&text_diff.unified_diff().header(&format!("a/{name}"), &format!("b/{name}")).to_string());
+        }
+        if write && !migrated.changes.is_empty() {
+            if let Err(error) = std::fs::write(path, &migrated.text) {
+                eprintln!("error: cannot write {name}: {error}");
+                failed = true;
+                continue;
+            }
+            eprintln!("{name}: migrated ({} changes)", migrated.changes.len());
+        }
+        if !(write || diff || check) {
+            out(&migrated.text);
+        }
+    }
+    if failed {
+        return Err(Failure::silent());
+    }
+    if check && !outdated.is_empty() {
+        return Err(Failure::raw(format!("needs migrating (kresctl migrate --write): {}", outdated.join(", "))));
+    }
+    Ok(())
 }
 
 /// Writes to standard output; a closed pipe (`kresctl metrics | head`) is not an error.

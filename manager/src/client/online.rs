@@ -134,7 +134,7 @@ impl Client {
     }
 
     /// Parses a 2xx answer as JSON.
-    fn json_of(&self, response: &Response) -> Result<Json, Failure> {
+    pub(crate) fn json_of(&self, response: &Response) -> Result<Json, Failure> {
         serde_json::from_slice(&response.body).map_err(|error| {
             Failure::error(format!(
                 "{} answered something that is not JSON ({error}): {}",

@@ -16,6 +16,16 @@ pub struct ChangeAnswer {
     pub plan: Plan,
     #[serde(default)]
     pub steps: Vec<String>,
+    /// What validation noted (the config is valid; e.g. a view tag no rule uses).
+    #[serde(default)]
+    pub notes: Vec<AnswerNote>,
+}
+
+/// A note on an accepted config.
+#[derive(Debug, Deserialize)]
+pub struct AnswerNote {
+    pub pointer: String,
+    pub message: String,
 }
 
 /// What a change does.
@@ -114,6 +124,10 @@ pub fn change(answer: &ChangeAnswer) -> String {
         for step in &answer.steps {
             writeln!(out, "  - {step}").ok();
         }
+    }
+    for note in &answer.notes {
+        let pointer = if note.pointer.is_empty() { "/" } else { note.pointer.as_str() };
+        writeln!(out, "note: {pointer}: {}", note.message).ok();
     }
     out
 }
@@ -425,6 +439,17 @@ mod tests {
              \x20 - canary kresd answered\n\
              \x20 - kresd2 started\n"
         );
+    }
+
+    #[test]
+    fn notes_follow_the_plan() {
+        let text = change(&answer(json!({
+            "generation": 3, "etag": "\"3\"", "applied": true,
+            "plan": {"changes": [{"pointer": "/views", "impact": "hot", "action": "x"}]},
+            "steps": [],
+            "notes": [{"pointer": "/views/0/tags/0", "message": "tag `lan` is given to clients but no ..."}]
+        })));
+        assert!(text.ends_with("\nnote: /views/0/tags/0: tag `lan` is given to clients but no ...\n"), "{text}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod local_data;
 pub mod logging;
 pub mod lua;
 pub mod management;
+pub mod migrate;
 pub mod monitoring;
 pub mod network;
 pub mod options;
@@ -110,6 +111,30 @@ fn check_config(config: &ConfigRaw, checks: &mut Checks) {
     }
 }
 
+/// Notes for view tags that no local-data rule or RPZ uses, one per tag of each view, at its
+/// pointer (`/views/0/tags/1`). Such a tag changes nothing, most likely a typo or a rule that is
+/// gone: a note, not an error (Knot Resolver 6 refuses it; `docs/knot-resolver-6.md` says why we
+/// do not).
+pub fn unused_view_tags(config: &ConfigRaw) -> Report {
+    let used: Vec<&str> = local_data::tags_used(&config.local_data).into_iter().map(|(_, tag)| tag.as_str()).collect();
+    let mut notes = Report::new();
+    for (i, view) in config.views.iter().flatten().enumerate() {
+        for (j, tag) in view.tags.iter().flatten().enumerate() {
+            if !used.contains(&tag.as_str()) {
+                let pointer = schema_core::Pointer::root().key("views").index(i).key("tags").index(j);
+                notes.push(schema_core::Problem::note(
+                    pointer,
+                    format!(
+                        "tag `{tag}` is given to clients but no local-data rule or RPZ uses it, so it changes \
+                         nothing (a typo, or a rule that is gone?)"
+                    ),
+                ));
+            }
+        }
+    }
+    notes
+}
+
 /// The outcome of validating a document: the resolved config and the notes pass 2 made.
 #[derive(Debug)]
 pub struct Validated {
@@ -126,6 +151,7 @@ pub fn validate(document: &Value, system: &dyn System, options: ResolveOptions) 
     let raw: ConfigRaw = schema_core::map_document(document)?;
     match schema_core::resolve_document(&raw, system, options) {
         Ok((config, mut notes)) => {
+            notes.extend(unused_view_tags(&raw));
             notes.locate(document);
             Ok(Validated { raw, config, notes })
         }
@@ -188,6 +214,30 @@ mod tests {
             "{report}"
         );
         assert!(report.to_string().contains("(at c.yaml:2:11)"), "{report}");
+    }
+
+    #[test]
+    fn view_tags_that_no_rule_uses_are_noted_with_their_pointers() {
+        let text = "views:\n  - subnets: [10.0.0.0/8]\n    tags: [lan, guest]\n  - subnets: [192.0.2.0/24]\n    \
+                    tags: [lan, wan]\nlocal-data:\n  rules:\n    - name: [a.example]\n      subtree: empty\n      \
+                    tags: [lan]\n";
+        let validated = validate(&parse(text), &FakeSystem::default(), ResolveOptions::default()).expect("valid");
+        let notes: Vec<(String, &str)> =
+            validated.notes.notes().map(|n| (n.pointer.to_string(), n.message.as_str())).collect();
+        let unused: Vec<&(String, &str)> = notes.iter().filter(|(p, _)| p.starts_with("/views")).collect();
+        assert_eq!(unused.len(), 2, "{notes:?}");
+        assert_eq!(unused[0].0, "/views/0/tags/1");
+        assert!(unused[0].1.starts_with("tag `guest` is given to clients but no local-data rule or RPZ uses it"));
+        assert_eq!(unused[1].0, "/views/1/tags/1");
+        assert!(unused[1].1.starts_with("tag `wan` "), "{notes:?}");
+        // Located in the file, for kresctl validate's snippets.
+        let note = validated.notes.notes().find(|n| n.pointer.to_string() == "/views/0/tags/1").unwrap();
+        assert_eq!(note.span.map(|s| (s.line, s.column)), Some((3, 17)), "{note:?}");
+        // An RPZ's tags count as used; a view without tags (an answer) has none to note.
+        let text = "views:\n  - subnets: [10.0.0.0/8]\n    tags: [lan]\n  - subnets: [::/0]\n    answer: refused\n\
+                    local-data:\n  rpz:\n    - file: /dev/null\n      tags: [lan]\n";
+        let validated = validate(&parse(text), &FakeSystem::default(), ResolveOptions::default()).expect("valid");
+        assert!(validated.notes.notes().all(|n| !n.pointer.to_string().starts_with("/views")), "{}", validated.notes);
     }
 
     #[test]

@@ -10,7 +10,8 @@ use std::net::IpAddr;
 
 use schema_core::json_schema::SchemaGen;
 use schema_core::{
-    Auto, Checks, FilePath, InterfacePort, IpNet, Kind, MapCx, OneOrMany, Port, Resolve, ResolveCx, Schema, Size, Value,
+    Auto, Checks, FilePath, InterfacePort, IpAddrExact, IpNet, Kind, MapCx, OneOrMany, Port, Resolve, ResolveCx,
+    Schema, Size, Value,
 };
 use serde_json::{Value as Json, json};
 
@@ -77,9 +78,12 @@ pub struct EdnsBufferSize {
 pub struct AddressRenumbering {
     /// The network whose addresses are rewritten.
     pub source: IpNet,
-    /// The prefix they are rewritten to: an address, or a network whose address part is used.
-    /// Same address family as `source`.
-    pub destination: AddressOrNetwork,
+    /// What they are rewritten to: an address (or a network, whose address part is used)
+    /// whose leading bits, as many as the source's prefix length, replace those of each
+    /// matching address, which keeps its remaining bits; or an address followed by `!`
+    /// (`'::1!'`), which replaces each matching address whole, so a whole network maps to
+    /// one address. Same address family as `source`.
+    pub destination: RenumberingDestination,
 }
 
 /// An IP address (`192.0.2.1`) or an IP network (`192.0.2.0/24`).
@@ -91,12 +95,24 @@ pub enum AddressOrNetwork {
     Network(IpNet),
 }
 
-impl AddressOrNetwork {
+/// Where renumbering rewrites addresses to: an IP address (`192.0.2.0`), an IP network
+/// (`192.0.2.0/24`), or an address followed by `!` (`'192.0.2.1!'`).
+#[derive(Schema, Debug, Clone, PartialEq)]
+pub enum RenumberingDestination {
+    /// A single address: a prefix.
+    Address(IpAddr),
+    /// A network in CIDR notation: its address is a prefix.
+    Network(IpNet),
+    /// An address followed by `!`: the whole address, for every matching one.
+    Exact(IpAddrExact),
+}
+
+impl RenumberingDestination {
     /// The address, or the network's address part.
     pub fn addr(&self) -> IpAddr {
         match self {
-            AddressOrNetwork::Address(addr) => *addr,
-            AddressOrNetwork::Network(net) => net.addr,
+            RenumberingDestination::Address(addr) | RenumberingDestination::Exact(IpAddrExact(addr)) => *addr,
+            RenumberingDestination::Network(net) => net.addr,
         }
     }
 }
@@ -488,6 +504,8 @@ address-renumbering:
     destination: 192.0.2.0
   - source: fd00::/64
     destination: 2001:db8::/64
+  - source: 2001:db8::/32
+    destination: '::1!'
 tls:
   cert-file: /etc/knot-resolver/server.crt
   key-file: /etc/knot-resolver/server.key
@@ -509,8 +527,9 @@ listen:
         assert_eq!(raw.tls.padding, TlsPadding::Block(PaddingBlock(128)));
         assert_eq!(raw.edns_buffer_size.upstream, Size(1024));
         let renumbering = raw.address_renumbering.as_ref().unwrap();
-        assert!(matches!(renumbering[0].destination, AddressOrNetwork::Address(_)));
-        assert!(matches!(renumbering[1].destination, AddressOrNetwork::Network(_)));
+        assert!(matches!(renumbering[0].destination, RenumberingDestination::Address(_)));
+        assert!(matches!(renumbering[1].destination, RenumberingDestination::Network(_)));
+        assert_eq!(renumbering[2].destination, RenumberingDestination::Exact(IpAddrExact("::1".parse().unwrap())));
         let (network, notes) = resolve(&raw).unwrap();
         assert!(notes.is_empty(), "{notes:?}");
         let ports: Vec<_> = network.listen.iter().map(|l| l.port).collect();
@@ -593,6 +612,16 @@ listen:
             load("address-renumbering:\n  - source: 10.0.0.0/8\n    destination: 2001:db8::1\n").unwrap_err(),
             "/address-renumbering/0/destination: the destination must be of the same address family (IPv4 or IPv6) as the source (at t.yaml:3:18)"
         );
+        assert_eq!(
+            load("address-renumbering:\n  - source: 10.0.0.0/8\n    destination: '::1!'\n").unwrap_err(),
+            "/address-renumbering/0/destination: the destination must be of the same address family (IPv4 or IPv6) as the source (at t.yaml:3:18)"
+        );
+        assert_eq!(
+            load("address-renumbering:\n  - source: 10.0.0.0/8\n    destination: 192.0.2.1!!\n").unwrap_err(),
+            "/address-renumbering/0/destination: \"192.0.2.1!!\" is not an IP address (at t.yaml:3:18)"
+        );
+        // Only renumbering has a use for the '!'.
+        assert!(load("proxy-protocol:\n  allow: ['::1!']\n").unwrap_err().starts_with("/proxy-protocol/allow/0: "));
         assert!(load("edns-buffer-size:\n  upstream: 256B\n").unwrap_err().starts_with("/edns-buffer-size/upstream: "));
         assert!(
             load("edns-buffer-size:\n  downstream: 64K\n").unwrap_err().starts_with("/edns-buffer-size/downstream: ")

@@ -55,7 +55,7 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
     };
     let api_changes = saved.as_ref().map(|s| s.api_changes.clone()).unwrap_or_default();
     let stored = saved.as_ref().and_then(|saved| match validate(&saved.document) {
-        Ok(config) => Some(Revision::new(saved.generation, saved.document.clone(), config)),
+        Ok((config, _)) => Some(Revision::new(saved.generation, saved.document.clone(), config)),
         Err(report) => {
             tracing::warn!("the saved configuration is no longer valid, ignoring it:\n{report}");
             None
@@ -68,7 +68,7 @@ pub async fn run(options: SupervisedOptions) -> anyhow::Result<()> {
         Ok(loaded) => {
             let notes = loaded.notes();
             if !notes.is_empty() {
-                tracing::info!("{}", notes.trim_end());
+                tracing::warn!("{}", notes.trim_end());
             }
             let document = loaded.document.to_json();
             files_document = Some(document.clone());
@@ -195,7 +195,7 @@ fn with_api_changes(
         }
     }
     match validate(&document) {
-        Ok(config) => Some(Revision::new(1, document, config)),
+        Ok((config, _)) => Some(Revision::new(1, document, config)),
         Err(report) => {
             tracing::error!("the config files with the API changes on top are invalid:\n{report}");
             None

@@ -82,8 +82,9 @@ impl Reloader {
 /// API changes on top): both passes for `target`.
 pub fn validator(target: &Target) -> Validator {
     let system = target.system();
-    Arc::new(move |document: &serde_json::Value| -> Result<Arc<Config>, schema_core::Report> {
+    Arc::new(move |document: &serde_json::Value| -> Result<(Arc<Config>, schema_core::Report), schema_core::Report> {
         let value = schema_core::Value::from_json(document);
-        crate::config::validate(&value, &system, ResolveOptions::default()).map(|validated| Arc::new(validated.config))
+        crate::config::validate(&value, &system, ResolveOptions::default())
+            .map(|validated| (Arc::new(validated.config), validated.notes))
     })
 }

@@ -27,8 +27,9 @@ use crate::config::Config;
 use crate::config::patch::{self, PatchError};
 use crate::reconcile::store::{self, Revision};
 
-/// Validates a document (both passes, against the installed kresd); errors carry pointers.
-pub type Validator = Arc<dyn Fn(&serde_json::Value) -> Result<Arc<Config>, Report> + Send + Sync>;
+/// Validates a document (both passes, against the installed kresd): the config and the notes
+/// made about it (such as view tags no rule uses), or every error; each carries its pointer.
+pub type Validator = Arc<dyn Fn(&serde_json::Value) -> Result<(Arc<Config>, Report), Report> + Send + Sync>;
 
 /// How often the task looks for crashed processes when idle.
 pub const REPAIR_PERIOD: Duration = Duration::from_millis(250);
@@ -96,6 +97,16 @@ pub struct Outcome {
     pub plan: Plan,
     pub steps: Vec<String>,
     pub phases: Vec<(String, Duration)>,
+    /// What validation noted about the new document (such as view tags no rule uses): it does
+    /// not make the document invalid. Each is logged too.
+    pub notes: Vec<Note>,
+}
+
+/// A note on an accepted document: where, and what.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Note {
+    pub pointer: String,
+    pub message: String,
 }
 
 /// What everybody may read at any time, without asking the task.
@@ -324,13 +335,18 @@ async fn handle_apply<B: Backend>(
             (document.clone(), patch::diff(&files, &document), Some(Arc::new(files)))
         }
     };
-    let config = validator(&document).map_err(RequestError::Invalid)?;
+    let (config, notes) = validator(&document).map_err(RequestError::Invalid)?;
+    let notes: Vec<Note> =
+        notes.notes().map(|note| Note { pointer: note.pointer.to_string(), message: note.message.clone() }).collect();
+    for note in &notes {
+        tracing::warn!("note on the configuration from {}: {}: {}", request.origin, note.pointer, note.message);
+    }
     let etag = store::etag(&document);
     let unchanged = etag == current.etag && !request.force;
     if request.dry_run || unchanged {
         let plan = plan(reconciler.dialect(), &current.config, &config);
         let (generation, etag) = (current.generation, current.etag.clone());
-        return Ok(Outcome { generation, etag, unchanged: true, plan, steps: Vec::new(), phases: Vec::new() });
+        return Ok(Outcome { generation, etag, unchanged: true, plan, steps: Vec::new(), phases: Vec::new(), notes });
     }
     tracing::info!("applying a new configuration ({})", request.origin);
     reconciler.clear_failures();
@@ -352,6 +368,7 @@ async fn handle_apply<B: Backend>(
                 plan: applied.plan,
                 steps: applied.steps,
                 phases: applied.phases,
+                notes,
             })
         }
         Err(error) => {

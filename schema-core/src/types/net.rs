@@ -131,6 +131,36 @@ impl Schema for IpAddr {
     }
 }
 
+/// An IP address with a `!` suffix (`192.0.2.1!`, `::1!`): the whole address, as opposed to
+/// an address whose leading bits alone are used (as in address renumbering, where `::1!` maps a
+/// whole network to one address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IpAddrExact(pub IpAddr);
+
+impl IpAddrExact {
+    pub fn parse(text: &str) -> Result<IpAddrExact, String> {
+        let Some(addr) = text.strip_suffix('!') else {
+            return Err(format!("{} does not end with '!'", quote_for_message(text)));
+        };
+        addr.parse::<IpAddr>().map(IpAddrExact).map_err(|_| {
+            format!("{}: before the '!' there must be an IP address such as 192.0.2.1", quote_for_message(text))
+        })
+    }
+}
+
+impl fmt::Display for IpAddrExact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}!", self.0)
+    }
+}
+
+crate::string_value!(
+    IpAddrExact,
+    title: "an IP address followed by '!'",
+    expecting: "an IP address followed by '!' such as 192.0.2.1!",
+    pattern: anchored(&format!("{}!", ip_pattern()))
+);
+
 /// An IP network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`); a bare address means a
 /// single host. Host bits may be set (`10.0.0.1/8` is the network 10.0.0.0/8 written from one
 /// of its addresses), as kresd accepts them.
@@ -393,6 +423,17 @@ mod tests {
         assert!(matches!(InterfacePort::parse("::1").unwrap().target, InterfaceTarget::Addr(_)));
         assert!(InterfacePort::parse("1.2.3.999").is_err());
         assert!(InterfacePort::parse("a-very-long-interface-name").is_err());
+    }
+
+    #[test]
+    fn exact_addresses() {
+        assert_eq!(IpAddrExact::parse("::1!").unwrap(), IpAddrExact("::1".parse().unwrap()));
+        assert_eq!(IpAddrExact::parse("2001:0db8::1!").unwrap().to_string(), "2001:db8::1!");
+        assert_eq!(IpAddrExact::parse("192.0.2.1!").unwrap().to_string(), "192.0.2.1!");
+        assert_eq!(IpAddrExact::parse("::1").unwrap_err(), r#""::1" does not end with '!'"#);
+        for bad in ["::1!!", "!", "192.0.2.0/24!", "::1! ", "1.2.3.999!"] {
+            assert!(IpAddrExact::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
