@@ -15,7 +15,6 @@
 //! (How many queries need a retry under load is a figure, not a test: `cargo bench -p
 //! kres-manager --bench drain`, recorded in docs/performance.md.)
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -209,56 +208,37 @@ fn a_query_in_flight_is_answered_before_its_connection_is_closed() {
 
 #[test]
 fn a_worker_that_cannot_finish_is_stopped_when_the_drain_time_is_over() {
-    let setup = Setup::start(2, "", &["--drain-timeout", "500ms"]);
-    // A client on kresd1 that sends thousands of queries and reads no answer: the answers fill the
-    // socket's buffers and wait to be written, so kresd1 never has nothing in progress.
-    let greedy = setup.greedy_connection_on("kresd1");
+    // A query on kresd1 that its upstream never answers (knotd is paused): kresd1 never has
+    // nothing in flight, on either kresd major. (A client that sends many queries and reads no
+    // answer does not do it on kresd 6, which ends such a connection itself.)
+    let knotd = Knotd::start(&[(
+        "held.example.",
+        "$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 300\n@ NS ns\nns A 192.0.2.53\n",
+    )])
+    .expect("knotd");
+    let forward = format!(
+        "forward:\n  - subtree: held.example\n    servers: [{}]\n    options:\n      authoritative: true\n",
+        knotd.address()
+    );
+    let setup = Setup::start(2, &forward, &["--drain-timeout", "500ms"]);
+    let mut held = setup.connections_on("kresd1", &Transport::Tcp, 1);
+    knotd.pause();
+    held[0].send(&query(1000, "q.held.example", false)).expect("send");
+    let kresd1 = setup.service.rundir().join("control").join("kresd1");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let in_progress = || kres_tests::kresd::control(&kresd1, "worker.stats().concurrent").unwrap_or_default();
+    while in_progress().trim() != "1" {
+        assert!(Instant::now() < deadline, "kresd1 has the query in progress: {}", in_progress());
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let began = Instant::now();
     let reply = setup.api("PUT", "/v1/config/workers", "1");
     let took = began.elapsed();
+    knotd.resume();
     assert_eq!(reply.status, 200, "{reply:?}\n{}", setup.service.log());
     let log = setup.service.log();
     let line = log.lines().find(|l| l.contains("kresd1 drained in")).unwrap_or_else(|| panic!("{log}"));
     assert!(line.contains("drain time over with 1 connection(s)"), "{line}");
     assert!(took >= Duration::from_millis(500), "the drain waited its time: {took:?}");
     assert!(!setup.service.workers().contains_key("kresd1"), "kresd1 was stopped");
-    drop(greedy);
-}
-
-impl Setup {
-    /// A plain TCP connection held by `worker`, with a small receive buffer, that sends 100,000
-    /// pipelined queries (from a thread: the sending blocks once kresd stops reading) and reads
-    /// nothing. 100,000 answers are more than loopback TCP buffers hold (some 4 MiB for sending).
-    fn greedy_connection_on(&self, worker: &str) -> TcpStream {
-        use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, connect, setsockopt, socket, sockopt};
-        use std::io::Write;
-        let mut queries = Vec::new();
-        for n in 0..100_000u32 {
-            let query = query(n as u16, "a.example", false);
-            queries.extend_from_slice(&(query.len() as u16).to_be_bytes());
-            queries.extend_from_slice(&query);
-        }
-        for _ in 0..200 {
-            let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).expect("socket");
-            setsockopt(&fd, sockopt::RcvBuf, &4096).expect("SO_RCVBUF");
-            connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::new(127, 0, 0, 1, self.service.port))
-                .expect("connect");
-            let stream = TcpStream::from(fd);
-            let local = stream.local_addr().expect("address").port();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            let holder = loop {
-                if let Some(holder) = server_of(self.service.port, local, &self.service.workers()) {
-                    break holder;
-                }
-                assert!(Instant::now() < deadline, "no worker holds the connection from {local}");
-                std::thread::sleep(Duration::from_millis(5));
-            };
-            if holder == worker {
-                let mut writer = stream.try_clone().expect("clone the stream");
-                std::thread::spawn(move || writer.write_all(&queries));
-                return stream;
-            }
-        }
-        panic!("200 connections and none reached {worker}");
-    }
 }

@@ -125,10 +125,10 @@ fn address_renumbering_rewrites_answers() {
 #[test]
 fn address_renumbering_with_an_exclamation_mark_maps_a_whole_network_to_one_address() {
     // Knot Resolver 6's documented example: a whole network to one address (`'::1!'`).
-    let lua = "lua:\n  script: |\n    modules.load('hints')\n    hints.set('inner.example 10.1.2.3')\n    \
-               hints.set('other.example 10.200.0.1')\n    hints.set('inner6.example fd00::1:2')\n    \
-               hints.set('outside.example 192.0.2.200')\n    \
-               policy.add(policy.suffix(policy.PASS, { todname('example.') }))\n    policy.add(policy.all(policy.REFUSE))\n";
+    // The config's own local data (answered alike by both majors), every other name refused.
+    let lua = "local-data:\n  addresses:\n    inner.example: 10.1.2.3\n    other.example: 10.200.0.1\n    \
+               inner6.example: 'fd00::1:2'\n    outside.example: 192.0.2.200\n\
+               lua:\n  script: policy.add(policy.all(policy.REFUSE))\n";
     let kresd = Kresd::start(&config(&format!(
         "  address-renumbering:\n    - source: 10.0.0.0/8\n      destination: '192.0.2.7!'\n    - source: 'fd00::/8'\n      \
          destination: '::1!'\n{lua}"
