@@ -166,14 +166,25 @@ pub struct Kresd {
 /// final rule refusing names without a local answer (instead of asking the root servers).
 pub const OFFLINE: &str = "dnssec:\n  enable: false\noptions:\n  priming: false\n";
 
+/// The config's default cache directory.
+const DEFAULT_CACHE: &str = "/var/cache/knot-resolver";
+
 impl Kresd {
     /// Validates `yaml` (in which `{port}` is replaced by a free port), renders it and starts
     /// kresd with it. Returns kresd's own output when it does not come up within 10 s.
     pub fn start(yaml: &str) -> Result<Kresd, String> {
         let port = free_port();
         let yaml = yaml.replace("{port}", &port.to_string());
-        let validated = validate(&yaml);
+        let mut validated = validate(&yaml);
         let dir = TempDir::new("kresd");
+        // Each test's kresd has its own cache unless the config names one: a shared default
+        // (/var/cache/knot-resolver) carried answers, and failures, from one test and one run
+        // to the next, across both kresd majors.
+        if validated.config.cache.storage.as_path() == Path::new(DEFAULT_CACHE) {
+            let own = dir.0.join("cache");
+            validated.config.cache.storage =
+                schema_core::DirPath::parse(&own.to_string_lossy()).unwrap_or_else(|e| panic!("{e}"));
+        }
         let worker = WorkerContext { id: 0, control_socket: dir.0.join("control") };
         let lua =
             render::render_worker(crate::kresd::dialect(), &validated.config, &worker).map_err(|e| e.to_string())?;

@@ -238,35 +238,3 @@ forward:
         )
     );
 }
-
-/// `fallback` on kresd 6: a name no reachable server answers (the test runs offline: kresd finds
-/// no root server) is asked of the fallback servers, here a real knotd; refused for kresd 5.6
-/// naming the feature and the version.
-#[test]
-fn fallback_asks_its_servers_when_resolution_fails() {
-    let knotd = Knotd::start(&[("corp.example.", CORP_ZONE)]).unwrap_or_else(|e| panic!("{e}"));
-    let body = format!("fallback:\n  enable: true\n  servers: [{}]\n", knotd.address());
-    let target = kres_tests::kresd::target();
-    if target.dialect == kres_manager::kresd::Dialect::Kresd5 {
-        let yaml = format!("{OFFLINE}{body}");
-        let document = schema_core::yaml::parse(&yaml, Some("t.yaml")).expect("parses");
-        let system = schema_core::FakeSystem { version: target.version, ..Default::default() };
-        let report = kres_manager::config::validate(&document, &system, Default::default()).expect_err("refused");
-        let installed = format!("the installed kresd is {}", target.version.expect("known"));
-        let expected = format!("the fallback to other servers (`fallback.enable`) needs Knot Resolver 6; {installed}");
-        assert!(report.to_string().contains(&expected), "{report}");
-        return;
-    }
-    // Without the final refusing rule of the other tests: the name must reach resolution, which
-    // finds no server it may ask, whatever network the machine has: the only root server has an
-    // IPv6 address and IPv6 is off (a root server on a dead loopback port made kresd give up
-    // with SERVFAIL before the fallback's 3 s when the kernel rate-limited its ICMP errors).
-    let yaml = format!(
-        "{OFFLINE}network:\n  do-ipv6: false\n  listen:\n    - interface: 127.0.0.1@{{port}}\n{body}\
-         lua:\n  script: \"modules.load('hints') hints.root({{ ['nowhere.'] = '::2' }})\"\n"
-    );
-    let kresd = Kresd::start(&yaml).unwrap_or_else(|e| panic!("{e}"));
-    // With no server to ask, kresd forwards to the fallback servers at once.
-    let out = kres_tests::kresd::kdig(kresd.port, "www.corp.example", "A", &["+timeout=10"]);
-    assert!(out.contains("192.0.2.80"), "{out}\n{}\n{}", kresd.output(), knotd.output());
-}
