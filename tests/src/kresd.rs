@@ -104,6 +104,20 @@ pub fn validate(yaml: &str) -> Validated {
     validate_for(target().version.expect("the tests' kresd has a version"), yaml)
 }
 
+/// For a config that only Knot Resolver 6 can run: `Some` with the validation report when the
+/// tests' kresd is older (`{port}` filled in), `None` when it is a 6.x that should serve it.
+pub fn refused_before_6(yaml: &str) -> Option<String> {
+    let target = target();
+    if target.dialect != Dialect::Kresd5 {
+        return None;
+    }
+    let yaml = yaml.replace("{port}", &free_port().to_string());
+    let document = schema_core::yaml::parse(&yaml, Some("t.yaml")).unwrap_or_else(|r| panic!("{r}"));
+    let system = FakeSystem { version: target.version, ..Default::default() };
+    let report = config::validate(&document, &system, ResolveOptions::default()).expect_err("refused before 6");
+    Some(report.to_string())
+}
+
 /// Like [`validate`], for a kresd of `version` (tests of rendering that do not depend on the
 /// installed kresd).
 pub fn validate_for(version: Version, yaml: &str) -> Validated {

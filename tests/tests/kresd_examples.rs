@@ -103,13 +103,7 @@ fn the_knot_resolver_6_example_serves_on_kresd_6_and_is_refused_for_5() {
         json!([{"interface": "127.0.0.1@{port}"}, {"interface": format!("127.0.0.1@{doq}"), "kind": "doq"}]);
     config["fallback"]["servers"] = json!([format!("127.0.0.1@{}", free_port())]);
     let yaml = serde_json::to_string(&config).expect("serializes");
-    let target = kres_tests::kresd::target();
-    if target.dialect == kres_manager::kresd::Dialect::Kresd5 {
-        let yaml = yaml.replace("{port}", &free_port().to_string());
-        let document = schema_core::yaml::parse(&yaml, Some("features.yaml")).expect("parses");
-        let system = schema_core::FakeSystem { version: target.version, ..Default::default() };
-        let report = kres_manager::config::validate(&document, &system, Default::default()).expect_err("refused");
-        let text = report.to_string();
+    if let Some(text) = kres_tests::kresd::refused_before_6(&yaml) {
         for feature in ["rate limiting", "defer", "DNS over QUIC (kind `doq`)", "the fallback to other servers"] {
             assert!(text.contains(feature) && text.contains("needs Knot Resolver 6"), "{feature}: {text}");
         }

@@ -57,13 +57,8 @@ fn knot_resolver_6_features_serve_on_kresd_6_and_are_refused_for_5() {
          lua:\n  script: policy.add(policy.all(policy.REFUSE))\n",
         kres_tests::kresd::OFFLINE
     );
-    let target = kres_tests::kresd::target();
-    if target.dialect == kres_manager::kresd::Dialect::Kresd5 {
-        let yaml = yaml.replace("{port}", &kres_tests::kresd::free_port().to_string());
-        let document = schema_core::yaml::parse(&yaml, Some("t.yaml")).expect("parses");
-        let system = schema_core::FakeSystem { version: target.version, ..Default::default() };
-        let report = kres_manager::config::validate(&document, &system, Default::default()).expect_err("refused");
-        let text = report.to_string();
+    if let Some(text) = kres_tests::kresd::refused_before_6(&yaml) {
+        let target = kres_tests::kresd::target();
         let installed = format!("the installed kresd is {}", target.version.expect("known"));
         for feature in ["rate limiting", "defer", "DNS over QUIC (kind `doq`)"] {
             assert!(text.contains(&format!("{feature} needs Knot Resolver 6; {installed}")), "{feature}: {text}");
