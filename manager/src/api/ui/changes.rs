@@ -45,6 +45,31 @@ pub struct Entry {
     pub outcome: String,
 }
 
+impl Entry {
+    /// An entry for a request answered now.
+    fn now(
+        who: &Who,
+        method: &Method,
+        uri: &Uri,
+        operations: Vec<String>,
+        plan: Vec<Planned>,
+        status: u16,
+        outcome: String,
+    ) -> Entry {
+        Entry {
+            at: now(),
+            who: who.to_string(),
+            token: token_of(who),
+            method: method.to_string(),
+            target: target_of(uri),
+            operations,
+            plan,
+            status,
+            outcome,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Planned {
     pub pointer: String,
@@ -100,33 +125,13 @@ impl Recent {
                 None => Planned { pointer: text.clone(), impact: String::new() },
             })
             .collect();
-        self.push(Entry {
-            at: now(),
-            who: who.to_string(),
-            token: token_of(who),
-            method: method.to_string(),
-            target: target_of(uri),
-            operations: detail.operations,
-            plan,
-            status: status.as_u16(),
-            outcome,
-        });
+        self.push(Entry::now(who, method, uri, detail.operations, plan, status.as_u16(), outcome));
     }
 
     /// A request the guard refused although its token is valid (a read-only token, a change
     /// from another origin): audited too.
     pub fn refused(&self, who: &Who, method: &Method, uri: &Uri, status: u16, message: &str) {
-        self.push(Entry {
-            at: now(),
-            who: who.to_string(),
-            token: token_of(who),
-            method: method.to_string(),
-            target: target_of(uri),
-            operations: Vec::new(),
-            plan: Vec::new(),
-            status,
-            outcome: message.to_owned(),
-        });
+        self.push(Entry::now(who, method, uri, Vec::new(), Vec::new(), status, message.to_owned()));
     }
 
     /// The entries, newest first.
